@@ -1,0 +1,53 @@
+# Every target works on a fresh clone: the stamp file creates .venv/ on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXAMPLES ?= examples
+OUT ?= out
+PYTESTOPTS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install grade test lint format typecheck check bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv/ with the grader and its dev tools
+
+grade: $(VENV)/.installed ## grade the example submissions into out/
+	@mkdir -p $(OUT)
+	@for f in $(EXAMPLES)/*.ipynb $(EXAMPLES)/*.py; do \
+		[ -e "$$f" ] || continue; \
+		name=$$(basename "$${f%.*}"); \
+		$(BIN)/grader grade "$$f" --out "$(OUT)/$$name.json" || exit $$?; \
+		$(BIN)/python -c "import json,sys; d=json.load(open(sys.argv[1])); print(f\"{sys.argv[2]:<28} {d['score']:>6g} / {d['max_score']:g}   {', '.join(d['extra_data']['misconceptions']) or '-'}\")" "$(OUT)/$$name.json" "$$name"; \
+	done
+	@echo "results written to $(OUT)/"
+
+test: $(VENV)/.installed ## run the test suite
+	$(BIN)/python -m pytest $(PYTESTOPTS)
+
+lint: $(VENV)/.installed ## ruff check + format check (read-only)
+	$(BIN)/ruff check grader tests assignments reference
+	$(BIN)/ruff format --check grader
+
+format: $(VENV)/.installed ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix grader tests assignments reference
+	$(BIN)/ruff format grader
+
+typecheck: $(VENV)/.installed ## mypy --strict on the package
+	$(BIN)/mypy
+
+check: lint typecheck test ## lint, typecheck and test
+
+bench: $(VENV)/.installed ## measure speed (see docs/benchmarks.md)
+	$(BIN)/python benchmarks/run.py
+
+clean: ## remove the venv and generated files
+	rm -rf $(VENV) $(OUT) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,210 @@
+"""The library's entry points: load -> sandboxed run -> score -> result.
+
+``grade()`` and ``check()`` always return a ``GradingResult`` for a submission that exists,
+however broken it is; they raise ``GraderError`` only for misuse (no such file, unknown
+assignment, unavailable sandbox) or a broken assignment folder.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from grader.assignments import Assignment, load_assignment
+from grader.diagnosis import Misconception, diagnose, load_catalogue
+from grader.errors import SandboxUnavailableError
+from grader.results import GradingResult, TestResult
+from grader.sandbox import BackendChoice, Limits, LoadReport, Sandbox, SandboxInfo, StudentProcess
+from grader.sandbox import resolve_backend as _resolve_backend
+from grader.scoring import fail_all, missing_function_message, overall_message, score_tests
+from grader.submission import Submission, read_submission
+from grader.suite import SuiteName, SuiteRunner, TestCase, collect_tests, import_file
+
+SandboxFactory = Callable[[Sequence[tuple[int, str]], Sequence[str], str, Limits], Sandbox]
+
+
+def start_student_process(
+    cells: Sequence[tuple[int, str]], functions: Sequence[str], backend: str, limits: Limits
+) -> Sandbox:
+    """The real sandbox: a child process under bwrap or the fallback."""
+    return StudentProcess(cells, functions, backend="bwrap" if backend == "bwrap" else "none",
+                          limits=limits)
+
+
+@dataclass(frozen=True)
+class PreparedAssignment:
+    """An assignment with its tests collected and its reference imported, ready to grade many."""
+
+    assignment: Assignment
+    reference: ModuleType
+    visible: tuple[TestCase, ...]
+    hidden: tuple[TestCase, ...]
+    catalogue: tuple[Misconception, ...]
+
+    def tests(self, suite: SuiteName) -> tuple[TestCase, ...]:
+        """The collected tests of one suite."""
+        return self.visible if suite == "visible" else self.hidden
+
+
+def prepare_assignment(name: str | None = None, course_dir: Path | None = None) -> PreparedAssignment:
+    """Read the spec, import the reference, collect both suites and the misconception catalogue."""
+    assignment = load_assignment(name, course_dir)
+    reference = import_file(assignment.reference, f"grader_reference_{assignment.name}")
+    return PreparedAssignment(
+        assignment=assignment,
+        reference=reference,
+        visible=tuple(collect_tests(assignment.visible_tests, "visible", "visible")),
+        hidden=tuple(
+            collect_tests(assignment.hidden_tests, "hidden", assignment.hidden_visibility)
+        ),
+        catalogue=load_catalogue(assignment.misconceptions),
+    )
+
+
+def resolve_sandbox(choice: BackendChoice) -> SandboxInfo:
+    """The isolation that will run, or SandboxUnavailableError when ``bwrap`` was demanded."""
+    try:
+        return _resolve_backend(choice)
+    except ValueError as exc:
+        raise SandboxUnavailableError(
+            str(exc), "install bubblewrap, or use --sandbox auto to fall back"
+        ) from exc
+
+
+def grade_submission(
+    prepared: PreparedAssignment,
+    submission: Submission,
+    *,
+    sandbox: SandboxInfo,
+    suite: SuiteName = "hidden",
+    start_sandbox: SandboxFactory = start_student_process,
+) -> GradingResult:
+    """Grade an already-read submission. Never raises for anything the submission does."""
+    started = time.monotonic()
+    assignment = prepared.assignment
+    cases = prepared.tests(suite)
+    report: LoadReport | None = None
+    problem = submission.problem
+    results: tuple[TestResult, ...]
+    found: list[Misconception] = []
+    output_excerpt = ""
+    if problem:
+        results = fail_all(cases, problem)
+    else:
+        cells = [(cell.index, cell.source) for cell in submission.cells]
+        process = start_sandbox(cells, assignment.functions, sandbox.backend, assignment.limits)
+        try:
+            report = process.load()
+            problem = _load_problem(assignment, report)
+            if problem:
+                results = fail_all(cases, problem)
+            else:
+                runner = SuiteRunner(process, prepared.reference, assignment.functions)
+                outcomes = [runner.run(case) for case in cases]
+                diagnosis = diagnose(runner.records, prepared.catalogue)
+                results = score_tests(outcomes, diagnosis, prepared.catalogue)
+                ids = {i for r in results for i in r.misconceptions}
+                found = [m for m in prepared.catalogue if m.id in ids]
+        finally:
+            process.close()
+        output_excerpt = process.captured_output
+    score = sum(r.score for r in results)
+    max_score = sum(r.max_score for r in results)
+    extra: dict[str, object] = {"suite": suite}
+    if report is not None:
+        extra["cells"] = [
+            {"cell": c.index, "status": c.status, "error": f"{c.ename}: {c.evalue}" if c.ename else ""}
+            for c in report.cells
+        ]
+    if output_excerpt:
+        extra["student_output"] = output_excerpt[:4000]
+    return GradingResult(
+        assignment=assignment.name,
+        tests=results,
+        output=overall_message(
+            assignment=assignment.title,
+            score=score,
+            max_score=max_score,
+            problem=problem,
+            report=report,
+            notes=submission.notes,
+            found=found,
+        ),
+        execution_time=time.monotonic() - started,
+        misconceptions=tuple(m.id for m in found),
+        sandbox=sandbox.backend,
+        warnings=sandbox.warnings,
+        submission=submission.name,
+        extra=extra,
+    )
+
+
+def _load_problem(assignment: Assignment, report: LoadReport) -> str | None:
+    if report.failure:
+        return f"Your notebook could not be run to the end: {report.failure}."
+    for function in assignment.functions:
+        message = missing_function_message(function, report)
+        if message:
+            return message
+    return None
+
+
+def grade(
+    submission: Path,
+    *,
+    assignment: str | None = None,
+    sandbox: BackendChoice = "auto",
+    suite: SuiteName = "hidden",
+    course_dir: Path | None = None,
+) -> GradingResult:
+    """Grade one .ipynb/.py file with the hidden suite (the score that counts)."""
+    prepared = prepare_assignment(assignment, course_dir)
+    info = resolve_sandbox(sandbox)
+    return grade_submission(prepared, read_submission(submission), sandbox=info, suite=suite)
+
+
+def check(
+    submission: Path,
+    *,
+    assignment: str | None = None,
+    sandbox: BackendChoice = "auto",
+    course_dir: Path | None = None,
+) -> GradingResult:
+    """Run only the visible tests: what students use to self-check."""
+    return grade(submission, assignment=assignment, sandbox=sandbox, suite="visible",
+                 course_dir=course_dir)
+
+
+def internal_failure(submission: Path, assignment: str | None, exc: BaseException) -> GradingResult:
+    """The last-ditch document when the grader itself failed: a visible apology, a hidden trace."""
+    return GradingResult(
+        assignment=assignment or "",
+        tests=(
+            TestResult(
+                name="Autograder failed",
+                score=0.0,
+                max_score=0.0,
+                status="failed",
+                output="The autograder itself failed on this submission; this is not your fault. "
+                "Your instructor has been given the details.",
+                tags=("internal-error",),
+                visibility="visible",
+            ),
+            TestResult(
+                name="Autograder exception",
+                score=0.0,
+                max_score=0.0,
+                status="failed",
+                output="".join(traceback.format_exception(exc))[-4000:],
+                tags=("internal-error",),
+                visibility="hidden",
+            ),
+        ),
+        output="The autograder failed internally; the score is not final.",
+        execution_time=0.0,
+        submission=submission.name,
+    )

@@ -1,0 +1,169 @@
+"""Helpers for instructors writing tests: assertions whose failures explain themselves.
+
+Test files are ordinary pytest modules (``@pytest.mark.points(10)``, ``@pytest.mark.tags(...)``)
+that import these helpers. Failures raise ``Mismatch``, an ``AssertionError`` that carries
+structure, so the grader can write full detail for visible tests and a description without
+the inputs for hidden ones. Everything here runs on the trusted side only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+EXAMPLES_SHOWN = 3  # mismatching elements quoted in visible feedback
+INPUTS_SHOWN = 8  # elements of an input array quoted in full in visible feedback
+
+# Notes (not failures) a helper wants in the current test's feedback; set by the suite runner.
+_notes: ContextVar[list[str] | None] = ContextVar("grader_notes", default=None)
+
+
+def note(text: str) -> None:
+    """Add a remark to the current test's feedback without failing it (e.g. a changed dtype)."""
+    notes = _notes.get()
+    if notes is not None and text not in notes:
+        notes.append(text)
+
+
+@contextmanager
+def collecting_notes() -> Iterator[list[str]]:
+    """Collect ``note()`` calls made while the block runs (used by the suite runner)."""
+    notes: list[str] = []
+    token = _notes.set(notes)
+    try:
+        yield notes
+    finally:
+        _notes.reset(token)
+
+
+def tolerance(dtype: np.dtype[Any]) -> tuple[float, float]:
+    """(rtol, atol) fitting a floating dtype: float32 carries ~7 digits, float64 ~16."""
+    if dtype == np.float16:
+        return 1e-3, 1e-3
+    if dtype == np.float32:
+        return 1e-5, 1e-6
+    return 1e-7, 1e-12
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        if value.size <= INPUTS_SHOWN:
+            return np.array2string(value, precision=4, separator=", ")
+        return f"array of shape {value.shape}"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    return repr(value)
+
+
+@dataclass
+class Mismatch(AssertionError):
+    """A structured failure: ``kind`` is "type", "shape", "values" or "mutation"."""
+
+    kind: str
+    summary: str  #: safe for hidden tests: says what is wrong, never quotes inputs
+    detail: str = ""  #: visible tests only: inputs, expected and got
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.summary)
+
+    def describe(self, visible: bool) -> str:
+        """The feedback text for a visible or a hidden test."""
+        return f"{self.summary}\n{self.detail}" if visible and self.detail else self.summary
+
+
+def require_array(got: Any, name: str = "the result") -> np.ndarray:
+    """Fail unless ``got`` is a numpy.ndarray (a list, a scalar or None is a type failure)."""
+    if isinstance(got, np.ndarray):
+        return got
+    kind = "None (did you forget `return`?)" if got is None else type(got).__name__
+    if hasattr(got, "type_name"):
+        kind = str(got.type_name)
+    raise Mismatch(
+        "type",
+        f"{name} should be a numpy.ndarray, but the function returned {kind}.",
+    )
+
+
+def assert_close(
+    got: Any,
+    expected: np.ndarray,
+    *,
+    name: str = "the result",
+    inputs: Mapping[str, np.ndarray] | None = None,
+    regions: Mapping[str, np.ndarray] | None = None,
+) -> None:
+    """Assert ``got`` is an array of ``expected``'s shape with values within the dtype tolerance.
+
+    ``inputs`` are quoted (elementwise) in visible feedback; ``regions`` (label -> boolean
+    mask, e.g. ``{"Z < 0": Z < 0}``) let hidden feedback say *where* values are wrong without
+    showing them. A dtype different from ``expected`` is a note, not a failure.
+    """
+    array = require_array(got, name)
+    if array.shape != expected.shape:
+        raise Mismatch(
+            "shape",
+            f"{name} has shape {array.shape}, expected {expected.shape} "
+            "(the gradient has the same shape as the array it is taken with respect to).",
+            extra={"got_shape": array.shape, "expected_shape": expected.shape},
+        )
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
+        raise Mismatch("type", f"{name} has dtype {array.dtype}, expected numbers.")
+    rtol, atol = tolerance(expected.dtype)
+    with np.errstate(all="ignore"):
+        close = np.isclose(array.astype(np.float64), expected.astype(np.float64),
+                           rtol=rtol, atol=atol, equal_nan=True)
+    if array.dtype != expected.dtype:
+        note(
+            f"{name} came back as {array.dtype} for {expected.dtype} inputs. Not wrong, but "
+            "keeping the input's dtype avoids surprises (multiply by the slope instead of "
+            "building a new float64 array)."
+        )
+    if close.all():
+        return
+    wrong = ~close
+    count, total = int(wrong.sum()), int(wrong.size)
+    summary = f"{name} is wrong at {count} of {total} elements"
+    if regions:
+        parts = []
+        for label, mask in regions.items():
+            in_region = int(mask.sum())
+            if in_region:
+                bad = int((wrong & mask).sum())
+                parts.append(f"{label}: {bad} of {in_region} wrong")
+        summary += " (" + "; ".join(parts) + ")"
+    lines = []
+    for position in list(zip(*np.nonzero(wrong), strict=True))[:EXAMPLES_SHOWN]:
+        where = ", ".join(f"{k} = {_fmt(v[position])}" for k, v in (inputs or {}).items()
+                          if isinstance(v, np.ndarray) and v.shape == expected.shape)
+        lines.append(
+            f"  at index {tuple(int(i) for i in position)}: {where + ': ' if where else ''}"
+            f"expected {_fmt(expected[position])}, got {_fmt(array[position])}"
+        )
+    small = {k: v for k, v in (inputs or {}).items() if isinstance(v, np.ndarray) and v.size <= 8}
+    shown = "".join(f"\n  {k} = {_fmt(v)}" for k, v in small.items())
+    detail = "For example:\n" + "\n".join(lines)
+    if shown and expected.size <= INPUTS_SHOWN:
+        detail = f"Input:{shown}\n  expected {_fmt(expected)}\n  got      {_fmt(array)}"
+    raise Mismatch("values", summary + ".", detail, extra={"wrong": count, "total": total})
+
+
+def assert_unchanged(after: np.ndarray, before: np.ndarray, *, name: str, advice: str) -> None:
+    """Fail when an argument was modified in place by the call."""
+    if after.shape == before.shape and np.array_equal(after, before, equal_nan=True):
+        return
+    changed = (
+        int((~np.isclose(after, before, equal_nan=True)).sum())
+        if after.shape == before.shape
+        else after.size
+    )
+    raise Mismatch(
+        "mutation",
+        f"{name} was modified in place ({changed} element(s) changed after the call). {advice}",
+    )
+

@@ -1,0 +1,67 @@
+"""Fixtures that let instructors run an assignment's tests with plain pytest.
+
+An assignment's ``conftest.py`` calls ``install_fixtures(globals(), __file__)``. The
+function fixtures then resolve to the reference solution, or to a solution file given
+with ``--solution PATH`` (a .py, imported in-process: for instructors' own files only).
+"""
+
+from __future__ import annotations
+
+import tomllib
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from grader.suite import import_file
+
+
+def _spec(folder: Path) -> dict[str, Any]:
+    return tomllib.loads((folder / "assignment.toml").read_text())
+
+
+def install_fixtures(namespace: dict[str, Any], conftest_file: str) -> None:
+    """Define ``reference``, ``student``, ``rng`` and one fixture per wanted function."""
+    folder = Path(conftest_file).resolve().parent
+    spec = _spec(folder)
+    name = folder.name
+    functions = spec.get("functions", [spec.get("function", name)])
+    course = folder.parent.parent
+    reference_path = course / spec.get("reference", f"reference/{name}.py")
+
+    @pytest.fixture
+    def reference() -> ModuleType:
+        return import_file(reference_path, f"grader_reference_{name}")
+
+    @pytest.fixture
+    def solution(request: pytest.FixtureRequest, reference: ModuleType) -> ModuleType:
+        path = request.config.getoption("--solution", default=None)
+        return import_file(Path(path), f"grader_solution_{name}") if path else reference
+
+    @pytest.fixture
+    def student(solution: ModuleType) -> SimpleNamespace:
+        return SimpleNamespace(**{f: getattr(solution, f) for f in functions})
+
+    @pytest.fixture
+    def rng(request: pytest.FixtureRequest) -> np.random.Generator:
+        return np.random.default_rng(zlib.crc32(request.node.name.encode()))
+
+    def function_fixture(function: str) -> Callable[..., Any]:
+        @pytest.fixture(name=function)
+        def fixture(solution: ModuleType) -> Any:
+            return getattr(solution, function)
+
+        return fixture
+
+    namespace.update(reference=reference, solution=solution, student=student, rng=rng)
+    for function in functions:
+        namespace[f"_fixture_{function}"] = function_fixture(function)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register ``--solution`` (call from ``pytest_addoption`` in the conftest)."""
+    parser.addoption("--solution", default=None, help="a .py solution to test instead of the reference")

@@ -1,0 +1,560 @@
+"""Start the sandboxed child, enforce its limits, kill it, and read back validated data.
+
+Threat model in one paragraph: from the first cell on, everything in the child is hostile.
+It may hang, crash, print gigabytes, fork, ignore SIGTERM, write garbage into the response
+pipe or exit with status 0 at any moment. The parent therefore never trusts the child's
+timing (it keeps its own deadlines), never reads more than the caps allow, parses frames
+with ``protocol`` (no pickle), and kills the child's whole process group or PID namespace
+before it reports anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from grader.sandbox import protocol
+from grader.sandbox.limits import Limits
+from grader.sandbox.outcomes import (
+    CallOutcome,
+    CellRun,
+    Crashed,
+    Frame,
+    LoadReport,
+    Raised,
+    Returned,
+    SandboxInfo,
+    TimedOut,
+)
+
+Backend = Literal["bwrap", "none"]
+BackendChoice = Literal["auto", "bwrap", "none"]
+
+NOBODY_UID = 65534
+CHILD_SOURCES = ("child.py", "protocol.py")
+SANDBOX_ROOT = "/sandbox"  # where the runtime folder appears inside bwrap
+FALLBACK_WARNING = (
+    "bubblewrap (bwrap) is not available, so the submission ran without OS isolation "
+    "(a separate process with resource limits only): it could read files this user can read. "
+    "Install the 'bubblewrap' package for full isolation."
+)
+SCRUBBED_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "MPLBACKEND": "Agg",
+    # One BLAS thread: fair timing, and no thread pools that outlive a killed call.
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+_bwrap_probe: tuple[bool, str] | None = None
+
+
+def bwrap_problem() -> str | None:
+    """Why bwrap cannot run here, or None when a trial sandbox started fine (cached)."""
+    global _bwrap_probe
+    if _bwrap_probe is None:
+        exe = shutil.which("bwrap")
+        if exe is None:
+            _bwrap_probe = (False, "bwrap is not installed (Debian/Ubuntu package 'bubblewrap')")
+        else:
+            probe = subprocess.run(
+                [exe, *_bwrap_base_args(), "--", "/bin/true"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+            ok = probe.returncode == 0
+            detail = probe.stderr.decode(errors="replace").strip()[:200]
+            _bwrap_probe = (ok, "" if ok else f"bwrap is installed but cannot start: {detail}")
+    ok, reason = _bwrap_probe
+    return None if ok else reason
+
+
+def resolve_backend(choice: BackendChoice) -> SandboxInfo:
+    """Pick the strongest isolation available for ``auto``; raise ValueError for a bad choice."""
+    if choice == "none":
+        return SandboxInfo("none", (FALLBACK_WARNING,))
+    problem = bwrap_problem()
+    if choice == "bwrap":
+        if problem:
+            raise ValueError(problem)
+        return SandboxInfo("bwrap")
+    if problem:
+        return SandboxInfo("none", (FALLBACK_WARNING, problem))
+    return SandboxInfo("bwrap")
+
+
+def _bwrap_base_args() -> list[str]:
+    args = [
+        "--unshare-all",  # user, pid, net, ipc, uts, cgroup namespaces: no network at all
+        "--unshare-user",
+        "--uid", str(NOBODY_UID),
+        "--gid", str(NOBODY_UID),
+        "--cap-drop", "ALL",
+        "--die-with-parent",
+        "--new-session",  # no TIOCSTI into the grader's terminal
+        "--hostname", "sandbox",
+        "--proc", "/proc",
+        "--dev", "/dev",
+    ]
+    for path in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin"):
+        if os.path.lexists(path):
+            args += ["--ro-bind", path, path]
+    for path in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
+        args += ["--ro-bind-try", path, path]
+    return args
+
+
+def _runtime_paths() -> list[str]:
+    """Folders the interpreter and numpy need, and nothing of the project checkout."""
+    numpy_site = str(Path(np.__file__).resolve().parent.parent)
+    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), numpy_site}
+    # Most specific last is irrelevant for ro-binds of disjoint paths; drop nested duplicates.
+    ordered = sorted(paths, key=len)
+    kept: list[str] = []
+    for path in ordered:
+        if not any(path == k or path.startswith(k + os.sep) for k in kept):
+            kept.append(path)
+    return kept
+
+
+def _world_traversable(path: str) -> bool:
+    parts = Path(path).resolve().parts
+    for i in range(1, len(parts) + 1):
+        mode = os.stat(Path(*parts[:i])).st_mode
+        if not mode & 0o001:
+            return False
+    return True
+
+
+class _Output:
+    """Drains the child's stdout+stderr on a thread, keeping the first ``cap`` bytes."""
+
+    def __init__(self, stream: Any, cap: int) -> None:
+        self.kept = bytearray()
+        self.total = 0
+        self.cap = cap
+        self.thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _drain(self, stream: Any) -> None:
+        fd = stream.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.total += len(chunk)
+            room = self.cap - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+        stream.close()
+
+    def text(self) -> str:
+        body = bytes(self.kept).decode("utf-8", errors="replace")
+        if self.total > len(self.kept):
+            body += f"\n[... {self.total - len(self.kept)} more bytes of output not kept]"
+        return body
+
+
+class _DeadlineReader:
+    """Reads frames from the response pipe, giving up at a deadline the parent controls."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+
+    def _fill(self, size: int, deadline: float) -> bool:
+        while len(self.buffer) < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if not ready:
+                return False
+            chunk = os.read(self.fd, max(size - len(self.buffer), 65536))
+            if not chunk:
+                raise protocol.ProtocolError("the process exited")
+            self.buffer += chunk
+        return True
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def read(self, deadline: float) -> tuple[dict[str, Any], list[bytes]] | None:
+        """One frame, or None when the deadline passed first. Raises ProtocolError."""
+        if not self._fill(8, deadline):
+            return None
+        length = protocol.parse_header(bytes(self.buffer[:8]))
+        if not self._fill(8 + length, deadline):
+            return None
+        try:
+            header = json.loads(bytes(self.buffer[8 : 8 + length]))
+        except ValueError as exc:
+            raise protocol.ProtocolError("unreadable frame header") from exc
+        if not isinstance(header, dict):
+            raise protocol.ProtocolError("frame header is not an object")
+        sizes = protocol.parse_blob_sizes(header)
+        if not self._fill(8 + length + sum(sizes), deadline):
+            return None
+        self._take(8 + length)
+        return header, [self._take(size) for size in sizes]
+
+
+def _frames(raw: Any) -> tuple[Frame, ...]:
+    if not isinstance(raw, list):
+        return ()
+    frames = []
+    for item in raw[:20]:
+        if isinstance(item, dict) and isinstance(item.get("cell"), int):
+            line = item.get("line")
+            frames.append(
+                Frame(
+                    cell=item["cell"],
+                    line=line if isinstance(line, int) else None,
+                    function=str(item.get("function", ""))[:100],
+                    code=str(item.get("code", ""))[:200],
+                )
+            )
+    return tuple(frames)
+
+
+def _text(value: Any, cap: int = 500) -> str:
+    return str(value)[:cap] if value is not None else ""
+
+
+def describe_exit(returncode: int | None) -> str:
+    """A student-facing sentence for how the process ended."""
+    if returncode is None:
+        return "the process stopped responding"
+    if returncode < 0:
+        number = -returncode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        if number == signal.SIGSEGV:
+            return f"the process crashed (signal {number}, {name}: a segmentation fault)"
+        if number == signal.SIGXCPU:
+            return f"the process used up its CPU time limit (signal {number}, {name})"
+        if number == signal.SIGKILL:
+            return f"the process was killed (signal {number}, {name}), e.g. for running out of memory"
+        return f"the process crashed (signal {number}, {name})"
+    return f"the process exited with status {returncode} before answering"
+
+
+class StudentProcess:
+    """One sandboxed child holding a submission's namespace; restarts itself after a crash.
+
+    Use as a context manager: ``close()`` kills every process of the submission.
+    """
+
+    def __init__(
+        self,
+        cells: Sequence[tuple[int, str]],
+        functions: Sequence[str],
+        *,
+        backend: Backend,
+        limits: Limits,
+    ) -> None:
+        self.cells = [{"index": index, "source": source} for index, source in cells]
+        self.functions = list(functions)
+        self.backend = backend
+        self.limits = limits
+        self.restarts = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.output: _Output | None = None
+        self.reader: _DeadlineReader | None = None
+        self.request_fd = -1
+        self.runtime = Path(tempfile.mkdtemp(prefix="grader-run-"))
+        self._prepare_runtime()
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def _prepare_runtime(self) -> None:
+        here = Path(__file__).parent
+        for name in CHILD_SOURCES:
+            shutil.copyfile(here / name, self.runtime / name)
+            os.chmod(self.runtime / name, 0o644)
+        os.chmod(self.runtime, 0o755)
+        work = self.runtime / "work"
+        work.mkdir()
+        os.chmod(work, 0o777)
+
+    def _drop_uid(self) -> int | None:
+        if self.backend != "none" or os.getuid() != 0:
+            return None
+        # Dropping to nobody only works if nobody can still reach the interpreter.
+        needed = [*_runtime_paths(), str(self.runtime)]
+        return NOBODY_UID if all(_world_traversable(p) for p in needed) else None
+
+    def _command(self, request_r: int, response_w: int) -> tuple[list[str], str]:
+        limits = json.dumps(self.limits.for_child(self._drop_uid()))
+        python = sys.executable
+        if self.backend == "bwrap":
+            bwrap = shutil.which("bwrap") or "bwrap"
+            args = [bwrap, *_bwrap_base_args()]
+            args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
+            for path in _runtime_paths():
+                args += ["--ro-bind", path, path]
+            args += ["--ro-bind", str(self.runtime / "child.py"), f"{SANDBOX_ROOT}/child.py"]
+            args += ["--ro-bind", str(self.runtime / "protocol.py"), f"{SANDBOX_ROOT}/protocol.py"]
+            args += ["--setenv", "HOME", "/tmp", "--chdir", "/tmp", "--"]
+            script = f"{SANDBOX_ROOT}/child.py"
+            return [*args, python, "-E", "-s", "-B", script, str(request_r), str(response_w),
+                    limits], "/"
+        script = str(self.runtime / "child.py")
+        work = str(self.runtime / "work")
+        return [python, "-E", "-s", "-B", script, str(request_r), str(response_w), limits], work
+
+    def _start(self) -> None:
+        request_r, request_w = os.pipe()
+        response_r, response_w = os.pipe()
+        command, cwd = self._command(request_r, response_w)
+        env = dict(SCRUBBED_ENV, HOME=cwd if self.backend == "none" else "/tmp")
+        try:
+            self.proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(request_r, response_w),
+                cwd=cwd,
+                env=env,
+                start_new_session=True,  # its own process group: killed as one
+            )
+        finally:
+            os.close(request_r)
+            os.close(response_w)
+        self.request_fd = request_w
+        self.reader = _DeadlineReader(response_r)
+        self.output = _Output(self.proc.stdout, self.limits.output_bytes)
+
+    def kill(self) -> int | None:
+        """SIGKILL the child's process group (and with bwrap its PID namespace); reap it."""
+        proc = self.proc
+        if proc is None:
+            return None
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            returncode: int | None = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        if self.output is not None:
+            self.output.thread.join(timeout=1)
+        for fd in (self.request_fd, self.reader.fd if self.reader else -1):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.proc = None
+        self.request_fd = -1
+        self.reader = None
+        return returncode
+
+    def _exit_status(self) -> int | None:
+        """The real status of a child that stopped answering (wait briefly, then kill)."""
+        proc = self.proc
+        if proc is None:
+            return None
+        try:
+            status: int | None = proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            status = None
+        self.kill()
+        return status
+
+    def close(self) -> None:
+        """Kill everything the submission started and remove the runtime folder."""
+        self.kill()
+        shutil.rmtree(self.runtime, ignore_errors=True)
+
+    def __enter__(self) -> StudentProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def captured_output(self) -> str:
+        """The capped stdout+stderr of the current (or last) process."""
+        return self.output.text() if self.output else ""
+
+    # --- requests --------------------------------------------------------------------
+
+    def _send(self, header: dict[str, Any], blobs: list[bytes] | None = None) -> bool:
+        try:
+            protocol.write_frame(self.request_fd, header, blobs)
+        except OSError:
+            return False
+        return True
+
+    def load(self) -> LoadReport:
+        """Start a fresh process and run every cell in document order."""
+        self.kill()
+        self._start()
+        request = {
+            "op": "load",
+            "cells": self.cells,
+            "functions": self.functions,
+            "cell_timeout": self.limits.cell_timeout,
+        }
+        deadline = time.monotonic() + self.limits.load_timeout
+        current_cell: int | None = None
+        done: list[CellRun] = []
+        if not self._send(request):
+            return self._load_failed(done, describe_exit(self._exit_status()))
+        assert self.reader is not None
+        while True:
+            try:
+                frame = self.reader.read(deadline)
+            except protocol.ProtocolError:
+                reason = describe_exit(self._exit_status())
+                where = f" while running cell {current_cell}" if current_cell else ""
+                return self._load_failed(done, reason + where)
+            if frame is None:
+                output = self.captured_output
+                self.kill()
+                where = f" (cell {current_cell} was still running)" if current_cell else ""
+                return self._load_failed(
+                    done,
+                    f"running the notebook timed out after {self.limits.load_timeout:g} s{where}",
+                    output,
+                )
+            header, _ = frame
+            if header.get("op") == "cell" and isinstance(header.get("index"), int):
+                current_cell = header["index"]
+            elif header.get("op") == "loaded":
+                return self._loaded(header)
+            else:
+                self.kill()
+                return self._load_failed(done, "the process sent an unexpected message")
+
+    def _load_failed(self, done: list[CellRun], reason: str, output: str = "") -> LoadReport:
+        return LoadReport(
+            cells=tuple(done),
+            functions={name: "missing" for name in self.functions},
+            failure=reason,
+            output=output or self.captured_output,
+        )
+
+    def _loaded(self, header: dict[str, Any]) -> LoadReport:
+        cells = []
+        for raw in header.get("cells", []) if isinstance(header.get("cells"), list) else []:
+            if not isinstance(raw, dict) or not isinstance(raw.get("index"), int):
+                continue
+            cells.append(
+                CellRun(
+                    index=raw["index"],
+                    status="error" if raw.get("status") == "error" else "ok",
+                    ename=_text(raw.get("ename"), 100),
+                    evalue=_text(raw.get("evalue")),
+                    frames=_frames(raw.get("frames")),
+                    seconds=float(raw["seconds"]) if isinstance(raw.get("seconds"), float) else 0.0,
+                )
+            )
+        names = header.get("names") if isinstance(header.get("names"), dict) else {}
+        wanted = names.get("wanted") if isinstance(names.get("wanted"), dict) else {}
+        defined = names.get("defined_callables")
+        return LoadReport(
+            cells=tuple(cells),
+            functions={n: _text(wanted.get(n, "missing"), 100) for n in self.functions},
+            defined_callables=tuple(
+                _text(d, 100) for d in (defined if isinstance(defined, list) else [])[:200]
+            ),
+            output=self.captured_output,
+        )
+
+    def _revive(self) -> str | None:
+        """Restart a dead child (re-running its cells); a reason string when that is not allowed."""
+        if self.proc is not None:
+            return None
+        if self.restarts >= self.limits.max_restarts:
+            return (
+                f"not run: the process had already been restarted {self.restarts} times "
+                "after crashes or timeouts"
+            )
+        self.restarts += 1
+        report = self.load()
+        if report.failure:
+            self.kill()
+            return f"not run: restarting the process failed ({report.failure})"
+        return None
+
+    def call(self, function: str, args: Sequence[Any]) -> CallOutcome:
+        """Call ``function(*args)`` in the child; always returns, whatever the child does."""
+        refused = self._revive()
+        if refused:
+            return Crashed(refused)
+        blobs: list[bytes] = []
+        encoded = [protocol.encode_value(arg, blobs) for arg in args]
+        soft = self.limits.test_timeout
+        header = {"op": "call", "function": function, "args": encoded, "timeout": soft}
+        started = time.monotonic()
+        if not self._send(header, blobs):
+            return Crashed(describe_exit(self._exit_status()))
+        assert self.reader is not None
+        try:
+            frame = self.reader.read(started + soft + self.limits.kill_grace)
+        except protocol.ProtocolError as exc:
+            status = self._exit_status()
+            if "exited" in str(exc):
+                return Crashed(describe_exit(status))
+            return Crashed(f"the process broke the grading protocol ({exc})")
+        if frame is None:
+            self.kill()
+            return TimedOut(soft)
+        response, response_blobs = frame
+        return self._call_outcome(response, response_blobs, soft)
+
+    def _call_outcome(self, response: dict[str, Any], blobs: list[bytes], soft: float) -> CallOutcome:
+        op = response.get("op")
+        if op == "timeout":
+            return TimedOut(soft)
+        if op == "raised":
+            return Raised(
+                ename=_text(response.get("ename"), 100),
+                evalue=_text(response.get("evalue")),
+                frames=_frames(response.get("frames")),
+            )
+        if op == "returned":
+            try:
+                value = protocol.decode_value(response.get("value"), blobs)
+                after_raw = response.get("args_after")
+                if not isinstance(after_raw, list):
+                    raise protocol.ProtocolError("missing argument state")
+                after = tuple(protocol.decode_value(a, blobs) for a in after_raw)
+            except protocol.ProtocolError as exc:
+                self.kill()
+                return Crashed(f"the process sent back malformed data ({exc})")
+            seconds = response.get("seconds")
+            return Returned(value, after, float(seconds) if isinstance(seconds, float) else 0.0)
+        self.kill()
+        return Crashed("the process sent an unexpected message")

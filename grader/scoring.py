@@ -1,0 +1,124 @@
+"""Pure functions: test outcomes + diagnosis -> scored TestResults and the overall message."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from grader.diagnosis import Misconception
+from grader.results import TestResult
+from grader.sandbox.outcomes import CellRun, LoadReport
+from grader.suite import TestCase, TestOutcome
+
+
+def misconception_text(m: Misconception) -> str:
+    """How a diagnosis reads inside a test's feedback."""
+    return f"Likely mistake [{m.id}]: {m.title}\n{m.explanation}"
+
+
+def score_tests(
+    outcomes: Sequence[TestOutcome],
+    diagnosis: Mapping[str, tuple[str, ...]],
+    catalogue: Sequence[Misconception],
+) -> tuple[TestResult, ...]:
+    """Full points for a passed test, none for a failed one; failures carry their diagnosis."""
+    by_id = {m.id: m for m in catalogue}
+    results = []
+    for outcome in outcomes:
+        case = outcome.case
+        ids = () if outcome.passed else diagnosis.get(case.name, ())
+        parts = [f"Checks: {case.description}"]
+        if outcome.passed:
+            parts.append("Passed.")
+        else:
+            parts.append(outcome.message)
+            parts.extend(misconception_text(by_id[i]) for i in ids if i in by_id)
+        parts.extend(f"Note: {n}" for n in outcome.notes)
+        results.append(
+            TestResult(
+                name=case.name,
+                score=case.points if outcome.passed else 0.0,
+                max_score=case.points,
+                status="passed" if outcome.passed else "failed",
+                output="\n".join(p for p in parts if p),
+                tags=case.tags,
+                visibility=case.visibility,
+                misconceptions=ids,
+                suite=case.suite,
+            )
+        )
+    return tuple(results)
+
+
+def fail_all(cases: Sequence[TestCase], message: str) -> tuple[TestResult, ...]:
+    """Every test failed for one reason (nothing could be called)."""
+    return tuple(
+        TestResult(
+            name=case.name,
+            score=0.0,
+            max_score=case.points,
+            status="failed",
+            output=f"Checks: {case.description}\nNot graded: {message}",
+            tags=case.tags,
+            visibility=case.visibility,
+            suite=case.suite,
+        )
+        for case in cases
+    )
+
+
+def describe_cell_error(cell: CellRun) -> str:
+    """'cell 7: SyntaxError at line 3: invalid syntax'."""
+    where = f" at line {cell.line}" if cell.line else ""
+    text = f"cell {cell.index}: {cell.ename}{where}: {cell.evalue}".rstrip(": ")
+    if cell.ename == "ModuleNotFoundError":
+        text += " (course helper modules are not available when grading; this did not cost points unless your function needs it)"
+    return text
+
+
+def missing_function_message(function: str, report: LoadReport) -> str | None:
+    """Why the wanted function cannot be called, naming the likely fix, or None if it can."""
+    state = report.functions.get(function, "missing")
+    if state == "callable":
+        return None
+    if state != "missing":
+        return f"{function} is defined but is not a function ({state.removeprefix('not callable: ')})."
+    import difflib
+
+    close = difflib.get_close_matches(function, report.defined_callables, n=1, cutoff=0.6)
+    errors = [c for c in report.cells if c.status == "error"]
+    hint = f" Did you rename it? Your notebook defines {close[0]!r}." if close else ""
+    if errors and not close:
+        hint = (
+            " A cell that should define it may have failed: "
+            + "; ".join(describe_cell_error(c) for c in errors[:3])
+            + "."
+        )
+    return f"{function} is not defined in your submission.{hint} Keep the function name from the template."
+
+
+def overall_message(
+    *,
+    assignment: str,
+    score: float,
+    max_score: float,
+    problem: str | None,
+    report: LoadReport | None,
+    notes: Sequence[str],
+    found: Sequence[Misconception],
+) -> str:
+    """The results document's top-level ``output``: the summary a student reads first."""
+    lines = [f"{assignment}: {score:g}/{max_score:g} points."]
+    if problem:
+        lines.append(problem)
+    if found:
+        lines.append("Mistakes found:")
+        lines.extend(f"  [{m.id}] {m.title}" for m in found)
+    if report is not None:
+        errors = [c for c in report.cells if c.status == "error"]
+        if errors:
+            lines.append("Cells that raised an error (the following cells still ran):")
+            lines.extend("  " + describe_cell_error(c) for c in errors[:10])
+    if notes:
+        lines.append("Notes:")
+        lines.extend(f"  {n}" for n in notes[:20])
+    return "\n".join(lines)

@@ -1,0 +1,218 @@
+"""Turn a .ipynb or .py file into code cells: parsing only, nothing here executes student code.
+
+A submission that cannot be read is not an exception but a ``Submission`` with ``problem``
+set to a sentence for the student (what is wrong and what to do). Only grader misuse
+(the path does not exist, or is a folder) raises.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from grader.errors import SubmissionNotFoundError, UnsupportedSubmissionError
+
+# Cell magics whose body is ordinary Python that should still define things.
+RUN_BODY_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
+# Line magics whose argument is a statement worth running once (its definitions matter).
+RUN_STATEMENT_LINE_MAGICS = frozenset({"time"})
+PY_CELL_MARKER = re.compile(r"^# (%%|In\[[ \d]*\]:)")
+BINARY_SIGNATURES = {
+    b"PK\x03\x04": "a ZIP archive",
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x7fELF": "a Linux executable",
+}
+FIX_NOTEBOOK = (
+    "Open it in Jupyter, save it (File > Save), download the .ipynb again and resubmit it."
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One code cell: ``index`` is its 1-based position among all cells of the notebook."""
+
+    index: int
+    source: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The code a submission holds, or why it holds none."""
+
+    name: str  #: the file name (never the full path: results must not leak local paths)
+    cells: tuple[Cell, ...]
+    notes: tuple[str, ...] = ()  #: magics skipped and similar, for the feedback
+    problem: str | None = None  #: set when nothing can be graded; written for the student
+
+
+def _describe_binary(data: bytes) -> str | None:
+    for signature, kind in BINARY_SIGNATURES.items():
+        if data.startswith(signature):
+            return kind
+    if b"\x00" in data[:1024]:
+        return "a binary file"
+    return None
+
+
+def read_submission(path: Path) -> Submission:
+    """Read ``path`` into cells. Raises only when the path is missing or not a file."""
+    if not path.exists():
+        raise SubmissionNotFoundError(
+            f"no such file: {path}", "check the path; pass a .ipynb or .py file"
+        )
+    if not path.is_file():
+        raise UnsupportedSubmissionError(
+            f"{path} is not a file", "pass one .ipynb or .py file (use `grader batch` for a folder)"
+        )
+    name = path.name
+    data = path.read_bytes()
+    if not data.strip():
+        return Submission(name, (), problem=f"{name} is empty (0 bytes of code). {FIX_NOTEBOOK}")
+    binary = _describe_binary(data)
+    if binary:
+        return Submission(
+            name,
+            (),
+            problem=f"{name} is {binary}, not a Jupyter notebook or Python file. "
+            "Submit the .ipynb file itself (not a zip, PDF or screenshot).",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Submission(
+            name, (), problem=f"{name} is not UTF-8 text (byte {exc.start}). {FIX_NOTEBOOK}"
+        )
+    if path.suffix == ".py":
+        return _from_python(name, text)
+    if path.suffix != ".ipynb":
+        return Submission(
+            name,
+            (),
+            problem=f"{name} is neither a .ipynb notebook nor a .py file; submit your notebook.",
+        )
+    return _from_notebook(name, text)
+
+
+def _from_python(name: str, text: str) -> Submission:
+    """Split a script on ``# %%`` / ``# In[ ]:`` markers so one failing part does not stop the rest."""
+    chunks: list[list[str]] = [[]]
+    for line in text.splitlines(keepends=True):
+        if PY_CELL_MARKER.match(line) and any(s.strip() for s in chunks[-1]):
+            chunks.append([])
+        chunks[-1].append(line)
+    cells = [Cell(i, "".join(lines)) for i, lines in enumerate(chunks, start=1)]
+    return _transform(name, cells)
+
+
+def _from_notebook(name: str, text: str) -> Submission:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Submission(
+            name,
+            (),
+            problem=f"{name} is not valid notebook JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg}); the file is probably truncated or was edited by hand. {FIX_NOTEBOOK}",
+        )
+    if not isinstance(raw, dict) or "nbformat" not in raw:
+        return Submission(
+            name,
+            (),
+            problem=f"{name} is JSON but not a Jupyter notebook (it has no 'nbformat' field). "
+            f"Submit the .ipynb file that Jupyter saved. {FIX_NOTEBOOK}",
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nbformat warns about missing cell ids etc.
+            notebook = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat raises many types for malformed notebooks
+        return Submission(
+            name,
+            (),
+            problem=f"{name} could not be read as a notebook ({type(exc).__name__}: "
+            f"{str(exc)[:200]}). {FIX_NOTEBOOK}",
+        )
+    cells = [
+        Cell(i, _source(cell.get("source", "")))
+        for i, cell in enumerate(notebook.get("cells", []), start=1)
+        if cell.get("cell_type") == "code"
+    ]
+    if not cells:
+        return Submission(
+            name,
+            (),
+            problem=f"{name} has no code cells, so there is nothing to grade. Make sure you "
+            "submit the notebook you worked in and that it was saved.",
+        )
+    return _transform(name, cells)
+
+
+def _source(value: object) -> str:
+    if isinstance(value, list):
+        return "".join(str(v) for v in value)
+    return str(value)
+
+
+def _compiles(source: str) -> bool:
+    try:
+        compile(source, "<cell>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _transform(name: str, cells: list[Cell]) -> Submission:
+    """Neutralise IPython-only syntax in cells that are not valid Python as they stand."""
+    notes: list[str] = []
+    kept: list[Cell] = []
+    for cell in cells:
+        if _compiles(cell.source):
+            kept.append(cell)
+            continue
+        source, cell_notes, skip = transform_cell(cell.source)
+        notes.extend(f"cell {cell.index}: {note}" for note in cell_notes)
+        if not skip:
+            kept.append(Cell(cell.index, source))
+    return Submission(name, tuple(kept), tuple(notes))
+
+
+def transform_cell(source: str) -> tuple[str, list[str], bool]:
+    """Rewrite magics and shell escapes, keeping line numbers; returns (source, notes, skip)."""
+    lines = source.splitlines()
+    notes: list[str] = []
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        magic = lines[first].strip()[2:].split()[0] if lines[first].strip()[2:] else ""
+        if magic not in RUN_BODY_CELL_MAGICS:
+            return "", [f"%%{magic} cell not run (only Python cells are graded)"], True
+        notes.append(f"%%{magic} ignored; the cell's body ran as plain Python")
+        lines[first] = ""
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        if stripped.startswith("%") and not stripped.startswith("%%"):
+            magic, _, rest = stripped[1:].partition(" ")
+            if magic in RUN_STATEMENT_LINE_MAGICS and rest.strip():
+                lines[i] = indent + rest.strip()
+                notes.append(f"%{magic} ignored; its statement ran once")
+            else:
+                lines[i] = indent + "pass"
+                notes.append(f"line magic `{stripped[:60]}` not run (magics have no effect here)")
+        elif stripped.startswith("!"):
+            lines[i] = indent + "pass"
+            notes.append(f"shell command `{stripped[:60]}` not run (install packages beforehand)")
+        elif re.match(r"^[\w.]+\s*=\s*[!%]", stripped):
+            target = stripped.split("=", 1)[0].strip()
+            lines[i] = f"{indent}{target} = None"
+            notes.append(f"`{stripped[:60]}` not run; {target} set to None")
+        elif re.match(r"^[\w.]+\?{1,2}$", stripped):
+            lines[i] = indent + "pass"
+            notes.append(f"help request `{stripped}` not run")
+    return "\n".join(lines) + ("\n" if source.endswith("\n") else ""), notes, False
