@@ -31,8 +31,9 @@ def start_student_process(
     cells: Sequence[tuple[int, str]], functions: Sequence[str], backend: str, limits: Limits
 ) -> Sandbox:
     """The real sandbox: a child process under bwrap or the fallback."""
-    return StudentProcess(cells, functions, backend="bwrap" if backend == "bwrap" else "none",
-                          limits=limits)
+    return StudentProcess(
+        cells, functions, backend="bwrap" if backend == "bwrap" else "none", limits=limits
+    )
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,9 @@ class PreparedAssignment:
         return self.visible if suite == "visible" else self.hidden
 
 
-def prepare_assignment(name: str | None = None, course_dir: Path | None = None) -> PreparedAssignment:
+def prepare_assignment(
+    name: str | None = None, course_dir: Path | None = None
+) -> PreparedAssignment:
     """Read the spec, import the reference, collect both suites and the misconception catalogue."""
     assignment = load_assignment(name, course_dir)
     reference = import_file(assignment.reference, f"grader_reference_{assignment.name}")
@@ -117,7 +120,11 @@ def grade_submission(
     extra: dict[str, object] = {"suite": suite}
     if report is not None:
         extra["cells"] = [
-            {"cell": c.index, "status": c.status, "error": f"{c.ename}: {c.evalue}" if c.ename else ""}
+            {
+                "cell": c.index,
+                "status": c.status,
+                "error": f"{c.ename}: {c.evalue}" if c.ename else "",
+            }
             for c in report.cells
         ]
     if output_excerpt:
@@ -175,8 +182,9 @@ def check(
     course_dir: Path | None = None,
 ) -> GradingResult:
     """Run only the visible tests: what students use to self-check."""
-    return grade(submission, assignment=assignment, sandbox=sandbox, suite="visible",
-                 course_dir=course_dir)
+    return grade(
+        submission, assignment=assignment, sandbox=sandbox, suite="visible", course_dir=course_dir
+    )
 
 
 def internal_failure(submission: Path, assignment: str | None, exc: BaseException) -> GradingResult:

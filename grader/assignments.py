@@ -72,8 +72,9 @@ def resolve_name(name: str | None, course_dir: Path | None = None) -> str:
         if len(available) == 1:
             return available[0]
         if not available:
+            folder = (course_dir or default_course_dir()) / "assignments"
             raise UnknownAssignmentError(
-                f"no assignments found under {(course_dir or default_course_dir()) / 'assignments'}",
+                f"no assignments found under {folder}",
                 f"run from a course folder or set {COURSE_ENV}",
             )
         raise AmbiguousAssignmentError(
@@ -111,7 +112,9 @@ def load_assignment(name: str | None = None, course_dir: Path | None = None) -> 
         raise AssignmentError(f"{folder / SPEC_FILE}: 'functions' must list Python identifiers")
     visibility = spec.get("hidden_visibility", "after_published")
     if visibility not in VISIBILITIES:
-        raise AssignmentError(f"{folder / SPEC_FILE}: hidden_visibility must be one of {VISIBILITIES}")
+        raise AssignmentError(
+            f"{folder / SPEC_FILE}: hidden_visibility must be one of {VISIBILITIES}"
+        )
     try:
         limits = Limits().with_overrides(spec.get("limits", {}))
     except (ValueError, TypeError) as exc:

@@ -1,7 +1,7 @@
 """Helpers for instructors writing tests: assertions whose failures explain themselves.
 
 Test files are ordinary pytest modules (``@pytest.mark.points(10)``, ``@pytest.mark.tags(...)``)
-that import these helpers. Failures raise ``Mismatch``, an ``AssertionError`` that carries
+that import these helpers. Failures raise ``MismatchError``, an ``AssertionError`` that carries
 structure, so the grader can write full detail for visible tests and a description without
 the inputs for hidden ones. Everything here runs on the trusted side only.
 """
@@ -61,7 +61,7 @@ def _fmt(value: Any) -> str:
 
 
 @dataclass
-class Mismatch(AssertionError):
+class MismatchError(AssertionError):
     """A structured failure: ``kind`` is "type", "shape", "values" or "mutation"."""
 
     kind: str
@@ -84,7 +84,7 @@ def require_array(got: Any, name: str = "the result") -> np.ndarray:
     kind = "None (did you forget `return`?)" if got is None else type(got).__name__
     if hasattr(got, "type_name"):
         kind = str(got.type_name)
-    raise Mismatch(
+    raise MismatchError(
         "type",
         f"{name} should be a numpy.ndarray, but the function returned {kind}.",
     )
@@ -106,18 +106,23 @@ def assert_close(
     """
     array = require_array(got, name)
     if array.shape != expected.shape:
-        raise Mismatch(
+        raise MismatchError(
             "shape",
             f"{name} has shape {array.shape}, expected {expected.shape} "
             "(the gradient has the same shape as the array it is taken with respect to).",
             extra={"got_shape": array.shape, "expected_shape": expected.shape},
         )
     if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
-        raise Mismatch("type", f"{name} has dtype {array.dtype}, expected numbers.")
+        raise MismatchError("type", f"{name} has dtype {array.dtype}, expected numbers.")
     rtol, atol = tolerance(expected.dtype)
     with np.errstate(all="ignore"):
-        close = np.isclose(array.astype(np.float64), expected.astype(np.float64),
-                           rtol=rtol, atol=atol, equal_nan=True)
+        close = np.isclose(
+            array.astype(np.float64),
+            expected.astype(np.float64),
+            rtol=rtol,
+            atol=atol,
+            equal_nan=True,
+        )
     if array.dtype != expected.dtype:
         note(
             f"{name} came back as {array.dtype} for {expected.dtype} inputs. Not wrong, but "
@@ -139,8 +144,11 @@ def assert_close(
         summary += " (" + "; ".join(parts) + ")"
     lines = []
     for position in list(zip(*np.nonzero(wrong), strict=True))[:EXAMPLES_SHOWN]:
-        where = ", ".join(f"{k} = {_fmt(v[position])}" for k, v in (inputs or {}).items()
-                          if isinstance(v, np.ndarray) and v.shape == expected.shape)
+        where = ", ".join(
+            f"{k} = {_fmt(v[position])}"
+            for k, v in (inputs or {}).items()
+            if isinstance(v, np.ndarray) and v.shape == expected.shape
+        )
         lines.append(
             f"  at index {tuple(int(i) for i in position)}: {where + ': ' if where else ''}"
             f"expected {_fmt(expected[position])}, got {_fmt(array[position])}"
@@ -150,7 +158,7 @@ def assert_close(
     detail = "For example:\n" + "\n".join(lines)
     if shown and expected.size <= INPUTS_SHOWN:
         detail = f"Input:{shown}\n  expected {_fmt(expected)}\n  got      {_fmt(array)}"
-    raise Mismatch("values", summary + ".", detail, extra={"wrong": count, "total": total})
+    raise MismatchError("values", summary + ".", detail, extra={"wrong": count, "total": total})
 
 
 def assert_unchanged(after: np.ndarray, before: np.ndarray, *, name: str, advice: str) -> None:
@@ -162,8 +170,7 @@ def assert_unchanged(after: np.ndarray, before: np.ndarray, *, name: str, advice
         if after.shape == before.shape
         else after.size
     )
-    raise Mismatch(
+    raise MismatchError(
         "mutation",
         f"{name} was modified in place ({changed} element(s) changed after the call). {advice}",
     )
-

@@ -11,6 +11,7 @@ from grader import api
 from grader.assignments import list_assignments, load_assignment
 from grader.errors import GraderError
 from grader.report import render_json, render_text, wants_colour, write_json_atomically
+from grader.results import GradingResult
 
 
 class ExitCode(IntEnum):
@@ -23,8 +24,10 @@ class ExitCode(IntEnum):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grader", description="Autograder for deep-learning "
-                                     "assignments: sandboxed, Gradescope-compatible.")
+    parser = argparse.ArgumentParser(
+        prog="grader",
+        description="Autograder for deep-learning assignments: sandboxed, Gradescope-compatible.",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -37,8 +40,12 @@ def _parser() -> argparse.ArgumentParser:
 
     for sub in (grade, check):
         sub.add_argument("--assignment", help="assignment name (see `grader list`)")
-        sub.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
-                         help="isolation: auto picks bwrap when it works (default: auto)")
+        sub.add_argument(
+            "--sandbox",
+            choices=["auto", "bwrap", "none"],
+            default="auto",
+            help="isolation: auto picks bwrap when it works (default: auto)",
+        )
 
     commands.add_parser("list", help="list the available assignments")
     return parser
@@ -60,7 +67,7 @@ def _grade(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
-def _emit(result: api.GradingResult, out: Path | None) -> None:
+def _emit(result: GradingResult, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(render_json(result))
     else:
@@ -95,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
-              "traceback, and please report it)", file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+            "traceback, and please report it)",
+            file=sys.stderr,
+        )
         return ExitCode.INTERNAL_ERROR

@@ -146,19 +146,23 @@ def diagnose(
             continue
         explains: dict[str, np.ndarray] = {}
         for m in value_ms:
-            assert m.predict is not None
+            if m.predict is None:
+                continue
             try:
                 args = tuple(
                     np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in record.args
                 )
                 predicted = m.predict(args, correct, np.array(got, copy=True))
-            except Exception:  # a predictor that does not apply to these inputs
+            except Exception:  # noqa: S112 -- a predictor that does not fit these inputs
                 continue
             if predicted is None or np.shape(predicted) != correct.shape:
                 continue
             predicted = np.asarray(predicted)
-            mask = (wrong & _close(got, predicted, correct.dtype)
-                    & ~_close(predicted, correct, correct.dtype))
+            mask = (
+                wrong
+                & _close(got, predicted, correct.dtype)
+                & ~_close(predicted, correct, correct.dtype)
+            )
             if mask.any():
                 explains[m.id] = mask
         usable.append(record)

@@ -1,13 +1,13 @@
 """Errors of the grader's *use*, never of a submission (a broken submission is a score).
 
-    GraderError                 exit code 3 unless a subclass says otherwise
-    ├── UsageError              exit 2: the command line cannot be acted on
-    │   ├── SubmissionNotFoundError
-    │   ├── UnsupportedSubmissionError
-    │   ├── UnknownAssignmentError
-    │   ├── AmbiguousAssignmentError
-    │   └── SandboxUnavailableError
-    └── AssignmentError         exit 3: the instructor's assignment folder is broken
+GraderError                 exit code 3 unless a subclass says otherwise
+├── UsageError              exit 2: the command line cannot be acted on
+│   ├── SubmissionNotFoundError
+│   ├── UnsupportedSubmissionError
+│   ├── UnknownAssignmentError
+│   ├── AmbiguousAssignmentError
+│   └── SandboxUnavailableError
+└── AssignmentError         exit 3: the instructor's assignment folder is broken
 """
 
 from __future__ import annotations

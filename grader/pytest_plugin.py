@@ -64,4 +64,6 @@ def install_fixtures(namespace: dict[str, Any], conftest_file: str) -> None:
 
 def add_options(parser: pytest.Parser) -> None:
     """Register ``--solution`` (call from ``pytest_addoption`` in the conftest)."""
-    parser.addoption("--solution", default=None, help="a .py solution to test instead of the reference")
+    parser.addoption(
+        "--solution", default=None, help="a .py solution to test instead of the reference"
+    )

@@ -11,7 +11,12 @@ from typing import TextIO
 from grader.results import GradingResult
 
 GREEN, RED, YELLOW, BOLD, DIM, RESET = (
-    "\033[32m", "\033[31m", "\033[33m", "\033[1m", "\033[2m", "\033[0m",
+    "\033[32m",
+    "\033[31m",
+    "\033[33m",
+    "\033[1m",
+    "\033[2m",
+    "\033[0m",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 
 from grader.diagnosis import Misconception
@@ -71,7 +72,10 @@ def describe_cell_error(cell: CellRun) -> str:
     where = f" at line {cell.line}" if cell.line else ""
     text = f"cell {cell.index}: {cell.ename}{where}: {cell.evalue}".rstrip(": ")
     if cell.ename == "ModuleNotFoundError":
-        text += " (course helper modules are not available when grading; this did not cost points unless your function needs it)"
+        text += (
+            " (course helper modules are not available when grading; this costs no points"
+            " unless your function needs it)"
+        )
     return text
 
 
@@ -81,9 +85,9 @@ def missing_function_message(function: str, report: LoadReport) -> str | None:
     if state == "callable":
         return None
     if state != "missing":
-        return f"{function} is defined but is not a function ({state.removeprefix('not callable: ')})."
-    import difflib
-
+        return (
+            f"{function} is defined but is not a function ({state.removeprefix('not callable: ')})."
+        )
     close = difflib.get_close_matches(function, report.defined_callables, n=1, cutoff=0.6)
     errors = [c for c in report.cells if c.status == "error"]
     hint = f" Did you rename it? Your notebook defines {close[0]!r}." if close else ""
@@ -93,7 +97,10 @@ def missing_function_message(function: str, report: LoadReport) -> str | None:
             + "; ".join(describe_cell_error(c) for c in errors[:3])
             + "."
         )
-    return f"{function} is not defined in your submission.{hint} Keep the function name from the template."
+    return (
+        f"{function} is not defined in your submission.{hint} "
+        "Keep the function name from the template."
+    )
 
 
 def overall_message(

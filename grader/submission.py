@@ -101,7 +101,7 @@ def read_submission(path: Path) -> Submission:
 
 
 def _from_python(name: str, text: str) -> Submission:
-    """Split a script on ``# %%`` / ``# In[ ]:`` markers so one failing part does not stop the rest."""
+    """Split a script on ``# %%`` / ``# In[ ]:`` markers: one failing part cannot stop the rest."""
     chunks: list[list[str]] = [[]]
     for line in text.splitlines(keepends=True):
         if PY_CELL_MARKER.match(line) and any(s.strip() for s in chunks[-1]):
@@ -131,7 +131,7 @@ def _from_notebook(name: str, text: str) -> Submission:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # nbformat warns about missing cell ids etc.
-            notebook = nbformat.reads(text, as_version=4)
+            notebook = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
     except Exception as exc:  # nbformat raises many types for malformed notebooks
         return Submission(
             name,

@@ -16,6 +16,7 @@ Fixtures the grader provides, by parameter name:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import traceback
@@ -29,7 +30,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from grader.authoring import Mismatch, collecting_notes
+from grader.authoring import MismatchError, collecting_notes
 from grader.diagnosis import CallRecord
 from grader.errors import AssignmentError
 from grader.results import VISIBILITIES, Visibility
@@ -274,7 +275,7 @@ class SuiteRunner:
             "rng": lambda: np.random.default_rng(zlib.crc32(case.name.encode())),
         }
         for name in self.function_names:
-            available[name] = lambda name=name: StudentFunction(name, self)
+            available[name] = functools.partial(StudentFunction, name, self)
         kwargs: dict[str, Any] = {}
         for parameter in inspect.signature(case.function).parameters:
             if parameter in case.params:
@@ -303,7 +304,7 @@ class SuiteRunner:
         with self._test(case.name), collecting_notes() as notes:
             try:
                 case.function(**kwargs)
-            except Mismatch as exc:
+            except MismatchError as exc:
                 return TestOutcome(case, False, exc.describe(visible), notes)
             except StudentCallError as exc:
                 return TestOutcome(case, False, exc.message, notes)

@@ -1,4 +1,4 @@
-"""Reference solution for leaky_relu_backward. Never shown to students, never sent to the sandbox."""
+"""Reference solution for leaky_relu_backward: never shown to students or sent to the sandbox."""
 
 from __future__ import annotations
 

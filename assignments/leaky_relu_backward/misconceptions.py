@@ -132,8 +132,7 @@ CATALOGUE = [
         id="not-ndarray",
         title="The result is not a numpy array",
         explanation=(
-            "Return a numpy.ndarray (e.g. the result of dA * slope), not a list, a scalar, "
-            "or None."
+            "Return a numpy.ndarray (e.g. the result of dA * slope), not a list, a scalar, or None."
         ),
         kind="type",
     ),

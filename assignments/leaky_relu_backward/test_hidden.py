@@ -96,8 +96,9 @@ def test_large_magnitudes(leaky_relu_backward, reference):
 @pytest.mark.tags("positive", "negative", "zero")
 def test_float32_inputs(leaky_relu_backward, reference):
     """float32 inputs, compared with a float32 tolerance (a float64 result is only a note)."""
-    check_values(leaky_relu_backward, reference,
-                 *make_inputs(17, (8, 3), dtype=np.float32, zeros=0.2))
+    check_values(
+        leaky_relu_backward, reference, *make_inputs(17, (8, 3), dtype=np.float32, zeros=0.2)
+    )
 
 
 @pytest.mark.points(5)
@@ -136,8 +137,12 @@ def test_dA_unchanged(leaky_relu_backward):
     dA, Z = make_inputs(23, (4, 4))
     before = dA.copy()
     require_array(leaky_relu_backward(dA, Z), "dZ")
-    assert_unchanged(dA, before, name="dA",
-                     advice="Work on a copy (dZ = dA * slope, or np.array(dA, copy=True)).")
+    assert_unchanged(
+        dA,
+        before,
+        name="dA",
+        advice="Work on a copy (dZ = dA * slope, or np.array(dA, copy=True)).",
+    )
 
 
 @pytest.mark.points(7)
@@ -147,5 +152,9 @@ def test_cache_unchanged(leaky_relu_backward):
     dA, Z = make_inputs(24, (4, 4), zeros=0.2)
     before = Z.copy()
     require_array(leaky_relu_backward(dA, Z), "dZ")
-    assert_unchanged(Z, before, name="cache (Z)",
-                     advice="Read Z, never assign into it: build the slope with np.where.")
+    assert_unchanged(
+        Z,
+        before,
+        name="cache (Z)",
+        advice="Read Z, never assign into it: build the slope with np.where.",
+    )

@@ -28,7 +28,7 @@ import numpy as np
 try:  # imported as grader.sandbox.child by the project's own tests
     from . import protocol
 except ImportError:  # run as a script inside the sandbox, next to a copy of protocol.py
-    import protocol  # type: ignore[no-redef]
+    import protocol  # type: ignore[no-redef,import-not-found]
 
 EVALUE_CAP = 500  # characters of an exception message sent back
 TRACEBACK_FRAMES = 8  # frames of student code kept in a traceback
@@ -94,8 +94,12 @@ def _describe_exception(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, SyntaxError) and isinstance(exc.filename, str):
         if exc.filename.startswith("<cell "):
             info["frames"] = [
-                {"cell": int(exc.filename[6:-1]), "line": exc.lineno, "function": "<module>",
-                 "code": (exc.text or "").strip()[:200]}
+                {
+                    "cell": int(exc.filename[6:-1]),
+                    "line": exc.lineno,
+                    "function": "<module>",
+                    "code": (exc.text or "").strip()[:200],
+                }
             ]
         info["evalue"] = str(exc.msg)[:EVALUE_CAP]
     return info
@@ -140,6 +144,7 @@ class Child:
             else:
                 results.append({"index": index, "status": "ok"})
             results[-1]["seconds"] = round(time.perf_counter() - started, 4)
+            self.send({"op": "cell-done", "cell": results[-1]})
         self.send({"op": "loaded", "cells": results, "names": self.describe_names(request)})
 
     def describe_names(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -27,11 +27,11 @@ class Limits:
 
     def with_overrides(self, overrides: dict[str, Any]) -> Limits:
         """A copy with the given fields replaced; unknown keys raise ValueError."""
-        known = {f.name: f.type for f in fields(self)}
+        known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - set(known))
         if unknown:
             raise ValueError(f"unknown limit(s): {', '.join(unknown)}")
-        converted = {
+        converted: dict[str, Any] = {
             key: (float(value) if isinstance(getattr(self, key), float) else int(value))
             for key, value in overrides.items()
         }

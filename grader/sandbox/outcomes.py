@@ -1,4 +1,4 @@
-"""Typed values the sandbox hands to the trusted side: what happened when cells ran or a call was made.
+"""Typed values the sandbox hands to the trusted side: how the cells ran, what each call did.
 
 They are built in ``parent.py`` from frames the child sent, after validation; nothing in them
 is an object the child constructed.

@@ -10,6 +10,7 @@ before it reports anything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -45,7 +46,8 @@ BackendChoice = Literal["auto", "bwrap", "none"]
 
 NOBODY_UID = 65534
 CHILD_SOURCES = ("child.py", "protocol.py")
-SANDBOX_ROOT = "/sandbox"  # where the runtime folder appears inside bwrap
+SANDBOX_ROOT = "/sandbox"
+SANDBOX_TMP = "/tmp"  # noqa: S108 -- a private tmpfs inside the bwrap namespace  # where the runtime folder appears inside bwrap
 FALLBACK_WARNING = (
     "bubblewrap (bwrap) is not available, so the submission ran without OS isolation "
     "(a separate process with resource limits only): it could read files this user can read. "
@@ -107,14 +109,20 @@ def _bwrap_base_args() -> list[str]:
     args = [
         "--unshare-all",  # user, pid, net, ipc, uts, cgroup namespaces: no network at all
         "--unshare-user",
-        "--uid", str(NOBODY_UID),
-        "--gid", str(NOBODY_UID),
-        "--cap-drop", "ALL",
+        "--uid",
+        str(NOBODY_UID),
+        "--gid",
+        str(NOBODY_UID),
+        "--cap-drop",
+        "ALL",
         "--die-with-parent",
         "--new-session",  # no TIOCSTI into the grader's terminal
-        "--hostname", "sandbox",
-        "--proc", "/proc",
-        "--dev", "/dev",
+        "--hostname",
+        "sandbox",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
     ]
     for path in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin"):
         if os.path.lexists(path):
@@ -261,7 +269,9 @@ def describe_exit(returncode: int | None) -> str:
         if number == signal.SIGXCPU:
             return f"the process used up its CPU time limit (signal {number}, {name})"
         if number == signal.SIGKILL:
-            return f"the process was killed (signal {number}, {name}), e.g. for running out of memory"
+            return (
+                f"the process was killed (signal {number}, {name}), e.g. for running out of memory"
+            )
         return f"the process crashed (signal {number}, {name})"
     return f"the process exited with status {returncode} before answering"
 
@@ -299,10 +309,11 @@ class StudentProcess:
         for name in CHILD_SOURCES:
             shutil.copyfile(here / name, self.runtime / name)
             os.chmod(self.runtime / name, 0o644)
-        os.chmod(self.runtime, 0o755)
+        # Readable by the unprivileged uid the child may drop to; holds no secrets.
+        os.chmod(self.runtime, 0o755)  # noqa: S103
         work = self.runtime / "work"
         work.mkdir()
-        os.chmod(work, 0o777)
+        os.chmod(work, 0o777)  # noqa: S103 -- the child's scratch folder, private to this run
 
     def _drop_uid(self) -> int | None:
         if self.backend != "none" or os.getuid() != 0:
@@ -317,15 +328,24 @@ class StudentProcess:
         if self.backend == "bwrap":
             bwrap = shutil.which("bwrap") or "bwrap"
             args = [bwrap, *_bwrap_base_args()]
-            args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
+            args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", SANDBOX_TMP]
             for path in _runtime_paths():
                 args += ["--ro-bind", path, path]
             args += ["--ro-bind", str(self.runtime / "child.py"), f"{SANDBOX_ROOT}/child.py"]
             args += ["--ro-bind", str(self.runtime / "protocol.py"), f"{SANDBOX_ROOT}/protocol.py"]
-            args += ["--setenv", "HOME", "/tmp", "--chdir", "/tmp", "--"]
+            args += ["--setenv", "HOME", SANDBOX_TMP, "--chdir", SANDBOX_TMP, "--"]
             script = f"{SANDBOX_ROOT}/child.py"
-            return [*args, python, "-E", "-s", "-B", script, str(request_r), str(response_w),
-                    limits], "/"
+            return [
+                *args,
+                python,
+                "-E",
+                "-s",
+                "-B",
+                script,
+                str(request_r),
+                str(response_w),
+                limits,
+            ], "/"
         script = str(self.runtime / "child.py")
         work = str(self.runtime / "work")
         return [python, "-E", "-s", "-B", script, str(request_r), str(response_w), limits], work
@@ -334,7 +354,7 @@ class StudentProcess:
         request_r, request_w = os.pipe()
         response_r, response_w = os.pipe()
         command, cwd = self._command(request_r, response_w)
-        env = dict(SCRUBBED_ENV, HOME=cwd if self.backend == "none" else "/tmp")
+        env = dict(SCRUBBED_ENV, HOME=cwd if self.backend == "none" else SANDBOX_TMP)
         try:
             self.proc = subprocess.Popen(
                 command,
@@ -358,10 +378,8 @@ class StudentProcess:
         proc = self.proc
         if proc is None:
             return None
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         try:
             returncode: int | None = proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -370,10 +388,8 @@ class StudentProcess:
             self.output.thread.join(timeout=1)
         for fd in (self.request_fd, self.reader.fd if self.reader else -1):
             if fd >= 0:
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
         self.proc = None
         self.request_fd = -1
         self.reader = None
@@ -431,8 +447,7 @@ class StudentProcess:
         done: list[CellRun] = []
         if not self._send(request):
             return self._load_failed(done, describe_exit(self._exit_status()))
-        assert self.reader is not None
-        while True:
+        while self.reader is not None:
             try:
                 frame = self.reader.read(deadline)
             except protocol.ProtocolError:
@@ -451,11 +466,15 @@ class StudentProcess:
             header, _ = frame
             if header.get("op") == "cell" and isinstance(header.get("index"), int):
                 current_cell = header["index"]
+            elif header.get("op") == "cell-done":
+                done.extend(self._cell_runs([header.get("cell")]))
+                current_cell = None
             elif header.get("op") == "loaded":
                 return self._loaded(header)
             else:
                 self.kill()
                 return self._load_failed(done, "the process sent an unexpected message")
+        return self._load_failed(done, "the process went away")
 
     def _load_failed(self, done: list[CellRun], reason: str, output: str = "") -> LoadReport:
         return LoadReport(
@@ -465,9 +484,10 @@ class StudentProcess:
             output=output or self.captured_output,
         )
 
-    def _loaded(self, header: dict[str, Any]) -> LoadReport:
+    @staticmethod
+    def _cell_runs(raws: Any) -> list[CellRun]:
         cells = []
-        for raw in header.get("cells", []) if isinstance(header.get("cells"), list) else []:
+        for raw in raws if isinstance(raws, list) else []:
             if not isinstance(raw, dict) or not isinstance(raw.get("index"), int):
                 continue
             cells.append(
@@ -480,8 +500,14 @@ class StudentProcess:
                     seconds=float(raw["seconds"]) if isinstance(raw.get("seconds"), float) else 0.0,
                 )
             )
-        names = header.get("names") if isinstance(header.get("names"), dict) else {}
-        wanted = names.get("wanted") if isinstance(names.get("wanted"), dict) else {}
+        return cells
+
+    def _loaded(self, header: dict[str, Any]) -> LoadReport:
+        cells = self._cell_runs(header.get("cells"))
+        names = header.get("names")
+        names = names if isinstance(names, dict) else {}
+        wanted = names.get("wanted")
+        wanted = wanted if isinstance(wanted, dict) else {}
         defined = names.get("defined_callables")
         return LoadReport(
             cells=tuple(cells),
@@ -520,7 +546,8 @@ class StudentProcess:
         started = time.monotonic()
         if not self._send(header, blobs):
             return Crashed(describe_exit(self._exit_status()))
-        assert self.reader is not None
+        if self.reader is None:
+            return Crashed("the process went away")
         try:
             frame = self.reader.read(started + soft + self.limits.kill_grace)
         except protocol.ProtocolError as exc:
@@ -534,7 +561,9 @@ class StudentProcess:
         response, response_blobs = frame
         return self._call_outcome(response, response_blobs, soft)
 
-    def _call_outcome(self, response: dict[str, Any], blobs: list[bytes], soft: float) -> CallOutcome:
+    def _call_outcome(
+        self, response: dict[str, Any], blobs: list[bytes], soft: float
+    ) -> CallOutcome:
         op = response.get("op")
         if op == "timeout":
             return TimedOut(soft)

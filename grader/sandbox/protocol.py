@@ -74,7 +74,7 @@ def parse_header(prefix: bytes, header_cap: int = HEADER_CAP) -> int:
     """Validate the 8-byte frame prefix and return the JSON header's length."""
     if prefix[:4] != MAGIC:
         raise ProtocolError("the child wrote something that is not a grader frame")
-    (length,) = struct.unpack(">I", prefix[4:8])
+    length: int = struct.unpack(">I", prefix[4:8])[0]
     if length > header_cap:
         raise ProtocolError(f"frame header of {length} bytes exceeds the cap of {header_cap}")
     return length
