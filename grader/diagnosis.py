@@ -1,12 +1,21 @@
 """Name a submission's mistakes by matching its behaviour against the assignment's catalogue.
 
 The grader never reads the student's source to decide. Every call the tests make is
-recorded with its inputs, what came back, and the reference's answer; a misconception
-is found when it *predicts* the wrong values the student produced (and the correct answer
-differs there), when an argument was mutated, or when the result's shape or type is off.
+recorded with its inputs, what came back, and a correct answer (the reference's, or in the
+notebook self-check the visible test's expected value); a misconception is found when it
+*predicts* the wrong values the student produced (and the correct answer differs there),
+when an argument was mutated, or when a result's shape or type is off.
+
+Functions may return one array or a tuple of arrays (``linear_backward`` returns
+``(dA_prev, dW, db)``): each output is compared on its own, predictors return one array or
+a tuple with ``None`` for the outputs they say nothing about, and "shape"/"type" entries
+may name the output they concern.
+
 Overlapping explanations are resolved greedily: the misconception that explains the most
 wrong elements wins them, so a submission with two mistakes gets both names, and a
-submission that returns dA/dZ is not also called "missing the chain rule".
+submission that returns dA/dZ is not also called "missing the chain rule". A prediction
+that is wrong where the student was right is not what the student did, so it is dropped
+for that call.
 """
 
 from __future__ import annotations
@@ -24,6 +33,9 @@ from grader.errors import AssignmentError
 from grader.sandbox.outcomes import CallOutcome, Returned
 
 Kind = Literal["value", "mutation", "shape", "type"]
+#: one array (single-output functions) or one entry per output, None where it predicts nothing
+Prediction = np.ndarray | tuple[np.ndarray | None, ...] | None
+Predictor = Callable[[tuple[Any, ...], Any, Any], Prediction]
 
 
 @dataclass(frozen=True)
@@ -34,11 +46,16 @@ class Misconception:
     title: str  #: one line
     explanation: str  #: for students, with the math
     kind: Kind = "value"
-    #: for "value": (args, correct, got) -> what this mistake returns, or None where it does
-    #: not apply. ``got`` is only for mistakes with a free parameter (e.g. a wrong constant),
-    #: which they fit from it; the fit must then explain every element it claims.
-    predict: Callable[[tuple[Any, ...], np.ndarray, np.ndarray], np.ndarray | None] | None = None
-    argument: int = 0  #: for "mutation": which positional argument
+    #: for "value": (args, correct, got) -> what this mistake returns (an array, or for
+    #: several outputs a tuple with None where it predicts nothing), or None where it does
+    #: not apply. ``correct``/``got`` have the function's output structure (``got`` entries
+    #: are None when unusable). ``got`` is only for mistakes with a free parameter (e.g. a
+    #: wrong constant), which they fit from it; the fit must then explain what it claims.
+    predict: Predictor | None = None
+    #: for "mutation": which positional argument, or a path into nested tuples, e.g. (1, 0)
+    argument: int | tuple[int, ...] = 0
+    #: for "shape"/"type" of a function with several outputs: which one (None: any)
+    output: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +65,8 @@ class CallRecord:
     test: str
     args: tuple[Any, ...]  #: the arguments as sent (copies: the call could not touch them)
     outcome: CallOutcome
-    correct: Any  #: the reference's answer for the same arguments (None if it failed)
+    correct: Any  #: a correct answer for the same arguments (None if unknown)
+    function: str = ""  #: which student function was called ("" for the main one)
 
 
 def load_catalogue(path: Path | None) -> tuple[Misconception, ...]:
@@ -68,12 +86,40 @@ def load_catalogue(path: Path | None) -> tuple[Misconception, ...]:
         isinstance(m, Misconception) for m in catalogue
     ):
         raise AssignmentError(f"{path} must define CATALOGUE, a list of Misconception")
+    ids = [m.id for m in catalogue]
+    if len(set(ids)) != len(ids):
+        raise AssignmentError(f"{path}: misconception ids must be unique")
     return tuple(catalogue)
+
+
+# --- lining up outputs ---------------------------------------------------------------------
+
+
+def correct_outputs(correct: Any) -> tuple[np.ndarray, ...] | None:
+    """The correct answer as a tuple of arrays (one per output), or None if unusable."""
+    if isinstance(correct, np.ndarray):
+        return (correct,)
+    if (
+        isinstance(correct, (tuple, list))
+        and correct
+        and all(isinstance(c, np.ndarray) for c in correct)
+    ):
+        return tuple(correct)
+    return None
+
+
+def _got_outputs(value: Any, correct: Any) -> tuple[Any, ...] | None:
+    """The student's outputs lined up with the correct ones; None when the structure differs."""
+    if isinstance(correct, np.ndarray):
+        return (value,)
+    if isinstance(value, (tuple, list)) and len(value) == len(correct):
+        return tuple(value)
+    return None
 
 
 def _as_result_array(value: Any, correct: np.ndarray) -> np.ndarray | None:
     """The student's result reshaped to the correct shape where that is meaningful."""
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, int, float, np.number)):
         try:
             value = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
@@ -97,23 +143,169 @@ def _close(a: np.ndarray, b: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
         )
 
 
+def _copy(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return np.array(value, copy=True)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_copy(v) for v in value)
+    return value
+
+
+def _same(before: Any, after: Any) -> bool:
+    if isinstance(before, np.ndarray):
+        return (
+            isinstance(after, np.ndarray)
+            and before.shape == after.shape
+            and bool(np.array_equal(before, after, equal_nan=True))
+        )
+    if isinstance(before, (tuple, list)):
+        return (
+            isinstance(after, (tuple, list))
+            and len(before) == len(after)
+            and all(_same(b, a) for b, a in zip(before, after, strict=True))
+        )
+    return True  # scalars are passed by value: the caller cannot see a change
+
+
+def _at(value: Any, path: tuple[int, ...]) -> Any:
+    for index in path:
+        if not isinstance(value, (tuple, list)) or index >= len(value):
+            return None
+        value = value[index]
+    return value
+
+
+# --- structural mistakes ---------------------------------------------------------------------
+
+
 def _structural(m: Misconception, record: CallRecord) -> bool:
-    outcome, correct = record.outcome, record.correct
-    if not isinstance(outcome, Returned) or not isinstance(correct, np.ndarray):
+    outcome = record.outcome
+    if not isinstance(outcome, Returned):
         return False
-    value = outcome.value
-    if m.kind == "type":
-        return not isinstance(value, np.ndarray)
-    if m.kind == "shape":
-        return isinstance(value, np.ndarray) and value.shape != correct.shape
     if m.kind == "mutation":
-        if m.argument >= len(record.args) or m.argument >= len(outcome.args_after):
-            return False
-        before, after = record.args[m.argument], outcome.args_after[m.argument]
-        if not isinstance(before, np.ndarray) or not isinstance(after, np.ndarray):
-            return False
-        return before.shape != after.shape or not np.array_equal(before, after, equal_nan=True)
+        path = (m.argument,) if isinstance(m.argument, int) else m.argument
+        before, after = _at(record.args, path), _at(outcome.args_after, path)
+        return before is not None and not _same(before, after)
+    corrects = correct_outputs(record.correct)
+    if corrects is None:
+        return False
+    gots = _got_outputs(outcome.value, record.correct)
+    indices = range(len(corrects)) if m.output is None else range(m.output, m.output + 1)
+    indices = range(max(indices.start, 0), min(indices.stop, len(corrects)))
+    if m.kind == "type":
+        return gots is None or any(not isinstance(gots[i], np.ndarray) for i in indices)
+    if m.kind == "shape":
+        return gots is not None and any(
+            isinstance(gots[i], np.ndarray) and gots[i].shape != corrects[i].shape for i in indices
+        )
     return False
+
+
+# --- value mistakes --------------------------------------------------------------------------
+
+
+def _predictions(
+    m: Misconception,
+    record: CallRecord,
+    corrects: tuple[np.ndarray, ...],
+    gots: list[np.ndarray | None],
+) -> list[np.ndarray | None] | None:
+    """What ``m`` says each output should be, lined up with the outputs; None if it abstains."""
+    if m.predict is None:
+        return None
+    single = isinstance(record.correct, np.ndarray)
+    correct_arg: Any = _copy(corrects[0]) if single else tuple(_copy(c) for c in corrects)
+    got_arg: Any = _copy(gots[0]) if single else tuple(_copy(g) for g in gots)
+    try:
+        with np.errstate(all="ignore"):
+            raw = m.predict(_copy(record.args), correct_arg, got_arg)
+    except Exception:
+        return None  # a predictor that does not fit these inputs
+    if raw is None:
+        return None
+    items: tuple[Any, ...] = (raw,) if single else tuple(raw)
+    if len(items) != len(corrects):
+        return None
+    out: list[np.ndarray | None] = []
+    for item, correct in zip(items, corrects, strict=True):
+        if item is None:
+            out.append(None)
+            continue
+        array = np.asarray(item)
+        out.append(np.broadcast_to(array, correct.shape) if array.size == 1 else array)
+    return out
+
+
+@dataclass
+class _Evidence:
+    """One output of one call that came back wrong, and which misconception explains what."""
+
+    record: int
+    output: int
+    wrong: np.ndarray
+    explains: dict[str, np.ndarray]
+
+
+def _value_evidence(
+    record: CallRecord, value_ms: Sequence[Misconception], index: int = 0
+) -> list[_Evidence]:
+    outcome = record.outcome
+    if not isinstance(outcome, Returned):
+        return []
+    corrects = correct_outputs(record.correct)
+    raw = _got_outputs(outcome.value, record.correct) if corrects is not None else None
+    if corrects is None or raw is None:
+        return []
+    gots = [_as_result_array(g, c) for g, c in zip(raw, corrects, strict=True)]
+    wrongs: list[np.ndarray | None] = [
+        None if g is None or c.size == 0 else ~_close(g, c, c.dtype)
+        for g, c in zip(gots, corrects, strict=True)
+    ]
+    if not any(w is not None and w.any() for w in wrongs):
+        return []
+    evidence = [
+        _Evidence(index, i, w, {}) if w is not None and w.any() else None
+        for i, w in enumerate(wrongs)
+    ]
+    for m in value_ms:
+        predicted = _predictions(m, record, corrects, gots)
+        if predicted is None:
+            continue
+        masks: list[tuple[int, np.ndarray]] = []
+        contradicted = False
+        for i, (p, g, c, w) in enumerate(zip(predicted, gots, corrects, wrongs, strict=True)):
+            if p is None or g is None or w is None or p.shape != c.shape:
+                continue
+            predicted_wrong = ~_close(p, c, c.dtype)
+            if (predicted_wrong & ~w).any():
+                contradicted = True  # it would be wrong where the student was right
+                break
+            mask = w & _close(g, p, c.dtype) & predicted_wrong
+            if mask.any():
+                masks.append((i, mask))
+        if contradicted:
+            continue
+        for i, mask in masks:
+            item = evidence[i]
+            if item is not None:
+                item.explains[m.id] = mask
+    return [e for e in evidence if e is not None]
+
+
+def shows(m: Misconception, record: CallRecord) -> bool:
+    """Whether this one call exhibits ``m`` (ignoring what else could explain it)."""
+    if m.kind != "value":
+        return _structural(m, record)
+    return any(m.id in e.explains for e in _value_evidence(record, [m]))
+
+
+def explained_mask(m: Misconception, record: CallRecord) -> list[np.ndarray | None]:
+    """Per output, the elements ``m`` explains in this call (None where it explains none)."""
+    masks: list[np.ndarray | None] = [None] * len(correct_outputs(record.correct) or ())
+    if m.kind == "value":
+        for e in _value_evidence(record, [m]):
+            masks[e.output] = e.explains.get(m.id)
+    return masks
 
 
 def diagnose(
@@ -129,58 +321,24 @@ def diagnose(
         for m in catalogue:
             if m.kind != "value" and _structural(m, record):
                 found[record.test].add(m.id)
-    # Value mistakes: greedy cover of the wrong elements across all calls.
+    # Value mistakes: greedy cover of the wrong elements across all calls and outputs.
     value_ms = [m for m in catalogue if m.kind == "value" and m.predict is not None]
-    remaining: list[np.ndarray] = []
-    predictions: list[dict[str, np.ndarray]] = []
-    usable: list[CallRecord] = []
-    for record in records:
-        outcome, correct = record.outcome, record.correct
-        if not isinstance(outcome, Returned) or not isinstance(correct, np.ndarray):
-            continue
-        got = _as_result_array(outcome.value, correct)
-        if got is None or correct.size == 0:
-            continue
-        wrong = ~_close(got, correct, correct.dtype)
-        if not wrong.any():
-            continue
-        explains: dict[str, np.ndarray] = {}
-        for m in value_ms:
-            if m.predict is None:
-                continue
-            try:
-                args = tuple(
-                    np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in record.args
-                )
-                predicted = m.predict(args, correct, np.array(got, copy=True))
-            except Exception:  # noqa: S112 -- a predictor that does not fit these inputs
-                continue
-            if predicted is None or np.shape(predicted) != correct.shape:
-                continue
-            predicted = np.asarray(predicted)
-            mask = (
-                wrong
-                & _close(got, predicted, correct.dtype)
-                & ~_close(predicted, correct, correct.dtype)
-            )
-            if mask.any():
-                explains[m.id] = mask
-        usable.append(record)
-        remaining.append(wrong)
-        predictions.append(explains)
+    evidence = [e for i, r in enumerate(records) for e in _value_evidence(r, value_ms, i)]
+    remaining = [e.wrong.copy() for e in evidence]
+    order = {m.id: i for i, m in enumerate(catalogue)}
     while True:
         totals: dict[str, int] = {}
-        for left, explains in zip(remaining, predictions, strict=True):
-            for mid, mask in explains.items():
+        for left, e in zip(remaining, evidence, strict=True):
+            for mid, mask in e.explains.items():
                 totals[mid] = totals.get(mid, 0) + int((mask & left).sum())
-        best = max(totals.items(), key=lambda kv: kv[1], default=(None, 0))
+        # Most elements explained wins; a tie goes to the entry listed first in the catalogue.
+        best = max(totals.items(), key=lambda kv: (kv[1], -order[kv[0]]), default=(None, 0))
         if best[0] is None or best[1] == 0:
             break
         winner = best[0]
-        for i, (left, explains) in enumerate(zip(remaining, predictions, strict=True)):
-            mask = explains.get(winner)
-            if mask is not None and (mask & left).any():
-                found[usable[i].test].add(winner)
-                remaining[i] = left & ~mask
-    order = {m.id: i for i, m in enumerate(catalogue)}
+        for i, e in enumerate(evidence):
+            claimed = e.explains.get(winner)
+            if claimed is not None and (claimed & remaining[i]).any():
+                found[records[e.record].test].add(winner)
+                remaining[i] &= ~claimed
     return {test: tuple(sorted(ids, key=order.__getitem__)) for test, ids in found.items()}

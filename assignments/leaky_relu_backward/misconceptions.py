@@ -2,7 +2,9 @@
 
 Each "value" entry predicts what the mistaken code returns for the same (dA, Z); the grader
 names it when the prediction reproduces the student's wrong values. ``correct`` is the
-reference's answer, so no entry spells out the solution itself.
+reference's answer, so no entry spells out the solution itself. Order matters for ties
+(equal evidence goes to the entry listed first): entries with a fitted constant come after
+the fixed ones they could imitate on a single element.
 """
 
 import numpy as np
@@ -13,18 +15,30 @@ CHAIN_RULE = "dL/dZ = dL/dA · dA/dZ"
 
 
 def _wrong_slope(args, correct, got):
-    """Fit the one constant c with dZ = c·dA where Z <= 0; applies only if it is consistent."""
+    """Fit the one constant c with dZ = c·dA where Z < 0 (Z == 0 if there is no Z < 0).
+
+    Applies only if c fits every element there and is not 0.01 (right) or 0 (relu-slope).
+    Z == 0 is predicted as c·dA too, so using `Z < 0` as well also earns `wrong-at-zero`.
+    """
     dA, Z = args
-    side = (Z <= 0) & (np.abs(dA) > 1e-12)
+    side = Z < 0 if (Z < 0).any() else Z == 0
+    side &= np.abs(dA) > 1e-12
     if not side.any():
         return None
     ratios = got[side] / dA[side]
     c = float(np.median(ratios))
-    if not np.allclose(ratios, c, rtol=1e-6, atol=1e-12) or any(
-        np.isclose(c, known, rtol=1e-6) for known in (0.01, 0.0, 1.0)
+    if not np.allclose(ratios, c, rtol=1e-5, atol=1e-12) or any(
+        np.isclose(c, known, rtol=1e-5, atol=1e-9) for known in (0.01, 0.0)
     ):
         return None
     return np.where(Z > 0, correct, c * dA)
+
+
+def _swapped(args, correct, got):
+    """0.01·dA where Z > 0 and dA where Z < 0; at Z == 0 either (both swaps are common)."""
+    dA, Z = args
+    at_zero = np.where(np.isclose(got, dA), dA, 0.01 * dA)
+    return np.where(Z > 0, 0.01 * dA, np.where(Z < 0, dA, at_zero))
 
 
 CATALOGUE = [
@@ -53,10 +67,11 @@ CATALOGUE = [
         id="wrong-at-zero",
         title="Slope 1 at Z == 0 (a different convention at the kink)",
         explanation=(
-            "At Z == 0 exactly your dZ uses slope 1 (as `Z >= 0` or `Z < 0` would). Leaky ReLU "
-            "has no derivative at 0, so frameworks pick a convention: JAX uses 1, while PyTorch "
-            "and TensorFlow use the negative slope. This assignment follows PyTorch: "
-            "use `Z > 0` for slope 1, so dZ = 0.01 * dA at Z == 0 (including -0.0)."
+            "At Z == 0 exactly your dZ uses slope 1 (as `Z >= 0` or `Z < 0` would). That is "
+            "not a maths error: leaky ReLU has no derivative at 0, so every framework picks a "
+            "convention. JAX uses slope 1 there; PyTorch and TensorFlow use the negative slope. "
+            "This assignment follows PyTorch and TensorFlow: test `Z > 0` for slope 1, so "
+            "dZ = 0.01 * dA at Z == 0 (including -0.0)."
         ),
         predict=lambda args, correct, got: np.where(args[1] == 0, args[0], correct),
     ),
@@ -76,16 +91,7 @@ CATALOGUE = [
             "Your dZ is 0.01 * dA where Z > 0 and dA where Z < 0. The small slope belongs to "
             "the negative side: A = Z for Z > 0 (slope 1) and A = 0.01·Z otherwise."
         ),
-        predict=lambda args, correct, got: np.where(args[1] > 0, 0.01 * args[0], args[0]),
-    ),
-    Misconception(
-        id="wrong-slope-value",
-        title="A negative-side slope other than 0.01",
-        explanation=(
-            "Where Z <= 0 your dZ is dA times a constant that is not 0.01. The forward pass "
-            "is A = 0.01·Z there, so the local slope is exactly 0.01."
-        ),
-        predict=_wrong_slope,
+        predict=_swapped,
     ),
     Misconception(
         id="returns-forward",
@@ -96,6 +102,15 @@ CATALOGUE = [
             "pick the slope."
         ),
         predict=lambda args, correct, got: np.where(args[1] > 0, args[1], 0.01 * args[1]),
+    ),
+    Misconception(
+        id="wrong-slope-value",
+        title="A negative-side slope other than 0.01",
+        explanation=(
+            "Where Z <= 0 your dZ is dA times a constant that is not 0.01. The forward pass "
+            "is A = 0.01·Z there, so the local slope is exactly 0.01."
+        ),
+        predict=_wrong_slope,
     ),
     Misconception(
         id="mutates-dA",
