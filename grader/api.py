@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from grader.assignments import Assignment, load_assignment
+from grader.assignments import Assignment, load_assignment, mismatch_note, resolve_assignment
 from grader.diagnosis import Misconception, diagnose, load_catalogue
 from grader.errors import SandboxUnavailableError
 from grader.results import GradingResult, TestResult
@@ -138,7 +138,7 @@ def grade_submission(
             max_score=max_score,
             problem=problem,
             report=report,
-            notes=submission.notes,
+            notes=_notes(submission, assignment),
             found=found,
         ),
         execution_time=time.monotonic() - started,
@@ -148,6 +148,11 @@ def grade_submission(
         submission=submission.name,
         extra=extra,
     )
+
+
+def _notes(submission: Submission, assignment: Assignment) -> tuple[str, ...]:
+    mismatch = mismatch_note(submission.assignment, assignment.name)
+    return (mismatch, *submission.notes) if mismatch else submission.notes
 
 
 def _load_problem(assignment: Assignment, report: LoadReport) -> str | None:
@@ -168,10 +173,16 @@ def grade(
     suite: SuiteName = "hidden",
     course_dir: Path | None = None,
 ) -> GradingResult:
-    """Grade one .ipynb/.py file with the hidden suite (the score that counts)."""
-    prepared = prepare_assignment(assignment, course_dir)
+    """Grade one .ipynb/.py file with the hidden suite (the score that counts).
+
+    ``assignment`` may be omitted when the file names its own (see ``resolve_assignment``)
+    or only one assignment exists.
+    """
+    read = read_submission(submission)
+    name = resolve_assignment(assignment, read.assignment, course_dir, submission=read.name)
+    prepared = prepare_assignment(name, course_dir)
     info = resolve_sandbox(sandbox)
-    return grade_submission(prepared, read_submission(submission), sandbox=info, suite=suite)
+    return grade_submission(prepared, read, sandbox=info, suite=suite)
 
 
 def check(

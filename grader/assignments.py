@@ -22,6 +22,7 @@ from grader.sandbox.limits import Limits
 
 SPEC_FILE = "assignment.toml"
 COURSE_ENV = "GRADER_COURSE_DIR"  # a course folder holding assignments/ and reference/
+PY_ASSIGNMENT_COMMENT = "# grader: assignment=NAME"  # read by grader.submission
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,49 @@ def resolve_name(name: str | None, course_dir: Path | None = None) -> str:
             "available: " + (", ".join(available) or "none") + " (see `grader list`)",
         )
     return name
+
+
+def resolve_assignment(
+    requested: str | None,
+    named: str | None = None,
+    course_dir: Path | None = None,
+    *,
+    submission: str = "the submission",
+) -> str:
+    """The assignment that grades one submission; ``grade``, ``check`` and ``batch`` share it.
+
+    ``requested`` (``--assignment``) wins; else the assignment the submission ``named``
+    (notebook metadata, or a ``# grader: assignment=NAME`` line in a .py); else the only one.
+    Raises UnknownAssignmentError or AmbiguousAssignmentError (usage errors, exit 2).
+    """
+    if requested is not None:
+        return resolve_name(requested, course_dir)
+    if named is None:
+        available = list_assignments(course_dir)
+        if len(available) > 1:
+            raise AmbiguousAssignmentError(
+                f"several assignments exist and {submission} does not say which one it is for",
+                f"pass --assignment NAME, one of: {', '.join(available)}. (Notebooks made from "
+                "a template name their assignment in their metadata; a .py file can start "
+                f"with the line `{PY_ASSIGNMENT_COMMENT}`.)",
+            )
+        return resolve_name(None, course_dir)
+    if named not in list_assignments(course_dir):
+        raise UnknownAssignmentError(
+            f"{submission} names assignment {named!r}, which does not exist here",
+            "pass --assignment NAME to choose one (see `grader list`)",
+        )
+    return named
+
+
+def mismatch_note(named: str | None, used: str) -> str | None:
+    """Feedback for a file made for another assignment than the one it was graded as."""
+    if named is None or named == used:
+        return None
+    return (
+        f"This file says it is for assignment {named!r} but was graded as {used!r}. If that "
+        "is not what you meant, submit the notebook made from this assignment's template."
+    )
 
 
 def _path(folder: Path, value: object, key: str) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -22,6 +22,8 @@ RUN_BODY_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 # Line magics whose argument is a statement worth running once (its definitions matter).
 RUN_STATEMENT_LINE_MAGICS = frozenset({"time"})
 PY_CELL_MARKER = re.compile(r"^# (%%|In\[[ \d]*\]:)")
+# A .py cannot carry notebook metadata, so it may name its assignment in a leading comment.
+PY_ASSIGNMENT_LINE = re.compile(r"^#\s*grader:\s*assignment\s*=\s*([A-Za-z_][\w-]*)\s*$")
 BINARY_SIGNATURES = {
     b"PK\x03\x04": "a ZIP archive",
     b"%PDF": "a PDF document",
@@ -50,6 +52,9 @@ class Submission:
     cells: tuple[Cell, ...]
     notes: tuple[str, ...] = ()  #: magics skipped and similar, for the feedback
     problem: str | None = None  #: set when nothing can be graded; written for the student
+    #: the assignment the file names: notebook metadata {"grader": {"assignment": NAME}} (the
+    #: template writes it) or a ``# grader: assignment=NAME`` comment heading a .py file
+    assignment: str | None = None
 
 
 def _describe_binary(data: bytes) -> str | None:
@@ -102,13 +107,34 @@ def read_submission(path: Path) -> Submission:
 
 def _from_python(name: str, text: str) -> Submission:
     """Split a script on ``# %%`` / ``# In[ ]:`` markers: one failing part cannot stop the rest."""
+    named = _named_in_python(text)
     chunks: list[list[str]] = [[]]
     for line in text.splitlines(keepends=True):
         if PY_CELL_MARKER.match(line) and any(s.strip() for s in chunks[-1]):
             chunks.append([])
         chunks[-1].append(line)
     cells = [Cell(i, "".join(lines)) for i, lines in enumerate(chunks, start=1)]
-    return _transform(name, cells)
+    return replace(_transform(name, cells), assignment=named)
+
+
+def _named_in_python(text: str) -> str | None:
+    """``NAME`` from a ``# grader: assignment=NAME`` line among the leading comments."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return None
+        match = PY_ASSIGNMENT_LINE.match(stripped)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _named_in_notebook(raw: dict[str, object]) -> str | None:
+    """``metadata.grader.assignment`` of a notebook, if it is a plain name."""
+    metadata = raw.get("metadata")
+    grader = metadata.get("grader") if isinstance(metadata, dict) else None
+    named = grader.get("assignment") if isinstance(grader, dict) else None
+    return named if isinstance(named, str) and named.strip() else None
 
 
 def _from_notebook(name: str, text: str) -> Submission:
@@ -128,6 +154,7 @@ def _from_notebook(name: str, text: str) -> Submission:
             problem=f"{name} is JSON but not a Jupyter notebook (it has no 'nbformat' field). "
             f"Submit the .ipynb file that Jupyter saved. {FIX_NOTEBOOK}",
         )
+    named = _named_in_notebook(raw)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # nbformat warns about missing cell ids etc.
@@ -138,6 +165,7 @@ def _from_notebook(name: str, text: str) -> Submission:
             (),
             problem=f"{name} could not be read as a notebook ({type(exc).__name__}: "
             f"{str(exc)[:200]}). {FIX_NOTEBOOK}",
+            assignment=named,
         )
     cells = [
         Cell(i, _source(cell.get("source", "")))
@@ -150,8 +178,9 @@ def _from_notebook(name: str, text: str) -> Submission:
             (),
             problem=f"{name} has no code cells, so there is nothing to grade. Make sure you "
             "submit the notebook you worked in and that it was saved.",
+            assignment=named,
         )
-    return _transform(name, cells)
+    return replace(_transform(name, cells), assignment=named)
 
 
 def _source(value: object) -> str:

@@ -1,0 +1,184 @@
+"""Assignment resolution, and the course's assignments checked as data, in-process and fast.
+
+- which assignment grades a submission: ``--assignment``, else the one the file names
+  (notebook metadata or a ``# grader: assignment=NAME`` line), else the only one;
+- every assignment folder has the shape the grader expects (template naming itself, a
+  stub, tests worth 100 points with tags, a catalogue of at least four mistakes);
+- every reference passes its own suites and a central finite-difference gradient check.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader import cli
+from grader.assignments import (
+    list_assignments,
+    load_assignment,
+    mismatch_note,
+    resolve_assignment,
+)
+from grader.errors import AmbiguousAssignmentError, UnknownAssignmentError
+from grader.submission import read_submission
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_course(root: Path, *names: str) -> Path:
+    """A course folder whose assignments exist only as far as resolution looks."""
+    for name in names:
+        folder = root / "assignments" / name
+        folder.mkdir(parents=True)
+        (folder / "assignment.toml").write_text(f'title = "{name}"\n')
+    return root
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def notebook(metadata: dict[str, object]) -> str:
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None}
+    return json.dumps(
+        {
+            "cells": [{**cell, "source": "x = 1"}],
+            "metadata": metadata,
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
+
+
+# --- what a submission names ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [
+        ("# grader: assignment=relu_backward\nimport numpy as np\n", "relu_backward"),
+        ("#!/usr/bin/env python\n#grader:assignment = sigmoid_backward\n", "sigmoid_backward"),
+        ("\n# a comment first\n# grader: assignment=linear_backward\n", "linear_backward"),
+        ("import numpy as np\n# grader: assignment=relu_backward\n", None),  # after code: ignored
+        ("# grader: assignment relu_backward\nx = 1\n", None),  # not the documented form
+        ("x = 1\n", None),
+    ],
+    ids=["first-line", "after-shebang", "after-comments", "after-code", "malformed", "absent"],
+)
+def test_python_file_names_its_assignment_in_a_leading_comment(
+    tmp_path: Path, source: str, named: str | None
+) -> None:
+    assert read_submission(write(tmp_path / "s.py", source)).assignment == named
+
+
+@pytest.mark.parametrize(
+    ("metadata", "named"),
+    [
+        ({"grader": {"assignment": "sigmoid_backward"}}, "sigmoid_backward"),
+        ({"grader": {"assignment": 3}}, None),
+        ({"grader": "sigmoid_backward"}, None),
+        ({"kernelspec": {"name": "python3"}}, None),
+    ],
+    ids=["named", "not-a-string", "not-a-table", "absent"],
+)
+def test_notebook_names_its_assignment_in_metadata(
+    tmp_path: Path, metadata: dict[str, object], named: str | None
+) -> None:
+    assert read_submission(write(tmp_path / "s.ipynb", notebook(metadata))).assignment == named
+
+
+def test_unreadable_notebook_still_names_its_assignment(tmp_path: Path) -> None:
+    """A notebook with no code cells is a score of 0 for *its* assignment, not a usage error."""
+    text = json.dumps(
+        {
+            "cells": [],
+            "metadata": {"grader": {"assignment": "relu_backward"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
+    read = read_submission(write(tmp_path / "s.ipynb", text))
+    assert read.problem is not None
+    assert read.assignment == "relu_backward"
+
+
+# --- resolution ----------------------------------------------------------------------------
+
+
+def test_explicit_assignment_wins_over_the_one_named(tmp_path: Path) -> None:
+    course = make_course(tmp_path, "a", "b")
+    assert resolve_assignment("a", "b", course) == "a"
+
+
+def test_named_assignment_is_used_when_none_is_requested(tmp_path: Path) -> None:
+    course = make_course(tmp_path, "a", "b")
+    assert resolve_assignment(None, "b", course) == "b"
+
+
+def test_the_only_assignment_needs_no_name(tmp_path: Path) -> None:
+    course = make_course(tmp_path, "only")
+    assert resolve_assignment(None, None, course) == "only"
+
+
+def test_ambiguity_is_a_usage_error_listing_the_names(tmp_path: Path) -> None:
+    course = make_course(tmp_path, "b_two", "a_one")
+    with pytest.raises(AmbiguousAssignmentError) as caught:
+        resolve_assignment(None, None, course, submission="hw.py")
+    error = caught.value
+    assert error.exit_code == 2
+    assert error.message == "several assignments exist and hw.py does not say which one it is for"
+    assert error.hint.startswith("pass --assignment NAME, one of: a_one, b_two.")
+    assert "# grader: assignment=NAME" in error.hint
+
+
+@pytest.mark.parametrize(("requested", "named"), [("nope", None), (None, "nope")])
+def test_unknown_assignment_is_a_usage_error(
+    tmp_path: Path, requested: str | None, named: str | None
+) -> None:
+    course = make_course(tmp_path, "a", "b")
+    with pytest.raises(UnknownAssignmentError) as caught:
+        resolve_assignment(requested, named, course, submission="hw.ipynb")
+    assert caught.value.exit_code == 2
+    assert "'nope'" in caught.value.message
+    assert "grader list" in caught.value.hint
+
+
+def test_mismatch_note_only_when_the_file_names_another_assignment() -> None:
+    assert mismatch_note(None, "a") is None
+    assert mismatch_note("a", "a") is None
+    assert mismatch_note("b", "a") == (
+        "This file says it is for assignment 'b' but was graded as 'a'. If that is not what "
+        "you meant, submit the notebook made from this assignment's template."
+    )
+
+
+@pytest.mark.parametrize("command", ["grade", "check"])
+def test_cli_ambiguity_exits_2_and_lists_the_names(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    """Resolution fails before any sandbox starts: the file is never run."""
+    monkeypatch.setenv("GRADER_COURSE_DIR", str(make_course(tmp_path / "course", "a", "b")))
+    path = write(tmp_path / "hw.py", "def f():\n    pass\n")
+    assert cli.main([command, str(path)]) == cli.ExitCode.USAGE_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: several assignments exist and hw.py does not say which one it is for\n"
+        "  hint: pass --assignment NAME, one of: a, b."
+    )
+
+
+def test_cli_list_prints_one_assignment_per_line_name_first(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["list"]) == cli.ExitCode.OK
+    lines = capsys.readouterr().out.splitlines()
+    names = list_assignments()
+    assert [line.split("\t")[0] for line in lines] == names
+    assert [line.split("\t", 1)[1] for line in lines] == [load_assignment(n).title for n in names]
+    assert "leaky_relu_backward" in names
