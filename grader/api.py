@@ -15,7 +15,16 @@ from pathlib import Path
 from types import ModuleType
 
 from grader.assignments import Assignment, load_assignment, mismatch_note, resolve_assignment
-from grader.diagnosis import Misconception, diagnose, load_catalogue
+from grader.diagnosis import (
+    CallRecord,
+    Counterexample,
+    Misconception,
+    Prober,
+    argument_names,
+    diagnose,
+    find_counterexamples,
+    load_catalogue,
+)
 from grader.errors import SandboxUnavailableError
 from grader.results import GradingResult, TestResult
 from grader.sandbox import BackendChoice, Limits, LoadReport, Sandbox, SandboxInfo, StudentProcess
@@ -94,6 +103,7 @@ def grade_submission(
     problem = submission.problem
     results: tuple[TestResult, ...]
     found: list[Misconception] = []
+    examples: dict[str, Counterexample] = {}
     output_excerpt = ""
     if problem:
         results = fail_all(cases, problem)
@@ -109,9 +119,11 @@ def grade_submission(
                 runner = SuiteRunner(process, prepared.reference, assignment.functions)
                 outcomes = [runner.run(case) for case in cases]
                 diagnosis = diagnose(runner.records, prepared.catalogue)
-                results = score_tests(outcomes, diagnosis, prepared.catalogue)
-                ids = {i for r in results for i in r.misconceptions}
+                ids = {i for o in outcomes if not o.passed for i in diagnosis.get(o.case.name, ())}
                 found = [m for m in prepared.catalogue if m.id in ids]
+                # Before the finally below closes the process: probing calls it again.
+                examples = _counterexamples(prepared, process, runner.records, found)
+                results = score_tests(outcomes, diagnosis, prepared.catalogue, examples)
         finally:
             process.close()
         output_excerpt = process.captured_output
@@ -129,6 +141,16 @@ def grade_submission(
         ]
     if output_excerpt:
         extra["student_output"] = output_excerpt[:4000]
+    if found:
+        extra["diagnosis"] = [
+            {
+                "id": m.id,
+                "title": m.title,
+                "explanation": m.explanation,
+                "counterexample": examples[m.id].to_data() if m.id in examples else None,
+            }
+            for m in found
+        ]
     return GradingResult(
         assignment=assignment.name,
         tests=results,
@@ -140,6 +162,7 @@ def grade_submission(
             report=report,
             notes=_notes(submission, assignment),
             found=found,
+            examples=examples,
         ),
         execution_time=time.monotonic() - started,
         misconceptions=tuple(m.id for m in found),
@@ -153,6 +176,31 @@ def grade_submission(
 def _notes(submission: Submission, assignment: Assignment) -> tuple[str, ...]:
     mismatch = mismatch_note(submission.assignment, assignment.name)
     return (mismatch, *submission.notes) if mismatch else submission.notes
+
+
+def _counterexamples(
+    prepared: PreparedAssignment,
+    process: Sandbox,
+    records: Sequence[CallRecord],
+    found: Sequence[Misconception],
+) -> dict[str, Counterexample]:
+    """Shrink each mistake found to the smallest input that still shows it (bounded probing)."""
+    if not found:
+        return {}
+    references = {
+        name: fn
+        for name in prepared.assignment.functions
+        if callable(fn := getattr(prepared.reference, name, None))
+    }
+    return find_counterexamples(
+        records,
+        [m.id for m in found],
+        prepared.catalogue,
+        Prober(process.call),
+        references,
+        {name: argument_names(fn) for name, fn in references.items()},
+        prepared.assignment.function,
+    )
 
 
 def _load_problem(assignment: Assignment, report: LoadReport) -> str | None:

@@ -21,6 +21,11 @@ INPUTS_SHOWN = 8  # elements of an input array quoted in full in visible feedbac
 
 # Notes (not failures) a helper wants in the current test's feedback; set by the suite runner.
 _notes: ContextVar[list[str] | None] = ContextVar("grader_notes", default=None)
+# (got, expected) pairs assert_close saw; the notebook self-check's only source of correct
+# answers, since it must not import the reference.
+_expectations: ContextVar[list[tuple[Any, np.ndarray]] | None] = ContextVar(
+    "grader_expectations", default=None
+)
 
 
 def note(text: str) -> None:
@@ -41,6 +46,17 @@ def collecting_notes() -> Iterator[list[str]]:
         _notes.reset(token)
 
 
+@contextmanager
+def recording_expectations() -> Iterator[list[tuple[Any, np.ndarray]]]:
+    """Collect the ``(got, expected)`` pairs ``assert_close`` is given while the block runs."""
+    seen: list[tuple[Any, np.ndarray]] = []
+    token = _expectations.set(seen)
+    try:
+        yield seen
+    finally:
+        _expectations.reset(token)
+
+
 def tolerance(dtype: np.dtype[Any]) -> tuple[float, float]:
     """(rtol, atol) fitting a floating dtype: float32 carries ~7 digits, float64 ~16."""
     if dtype == np.float16:
@@ -50,7 +66,8 @@ def tolerance(dtype: np.dtype[Any]) -> tuple[float, float]:
     return 1e-7, 1e-12
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """An argument or result as feedback quotes it: small arrays in full, large ones by shape."""
     if isinstance(value, np.ndarray):
         if value.size <= INPUTS_SHOWN:
             return np.array2string(value, precision=4, separator=", ")
@@ -104,6 +121,9 @@ def assert_close(
     mask, e.g. ``{"Z < 0": Z < 0}``) let hidden feedback say *where* values are wrong without
     showing them. A dtype different from ``expected`` is a note, not a failure.
     """
+    seen = _expectations.get()
+    if seen is not None:
+        seen.append((got, np.array(expected, copy=True)))
     array = require_array(got, name)
     if array.shape != expected.shape:
         raise MismatchError(
@@ -145,19 +165,21 @@ def assert_close(
     lines = []
     for position in list(zip(*np.nonzero(wrong), strict=True))[:EXAMPLES_SHOWN]:
         where = ", ".join(
-            f"{k} = {_fmt(v[position])}"
+            f"{k} = {format_value(v[position])}"
             for k, v in (inputs or {}).items()
             if isinstance(v, np.ndarray) and v.shape == expected.shape
         )
         lines.append(
             f"  at index {tuple(int(i) for i in position)}: {where + ': ' if where else ''}"
-            f"expected {_fmt(expected[position])}, got {_fmt(array[position])}"
+            f"expected {format_value(expected[position])}, got {format_value(array[position])}"
         )
     small = {k: v for k, v in (inputs or {}).items() if isinstance(v, np.ndarray) and v.size <= 8}
-    shown = "".join(f"\n  {k} = {_fmt(v)}" for k, v in small.items())
+    shown = "".join(f"\n  {k} = {format_value(v)}" for k, v in small.items())
     detail = "For example:\n" + "\n".join(lines)
     if shown and expected.size <= INPUTS_SHOWN:
-        detail = f"Input:{shown}\n  expected {_fmt(expected)}\n  got      {_fmt(array)}"
+        detail = (
+            f"Input:{shown}\n  expected {format_value(expected)}\n  got      {format_value(array)}"
+        )
     raise MismatchError("values", summary + ".", detail, extra={"wrong": count, "total": total})
 
 

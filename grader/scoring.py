@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 
-from grader.diagnosis import Misconception
+from grader.diagnosis import Counterexample, Misconception
 from grader.results import TestResult
 from grader.sandbox.outcomes import CellRun, LoadReport
 from grader.suite import TestCase, TestOutcome
@@ -20,9 +20,16 @@ def score_tests(
     outcomes: Sequence[TestOutcome],
     diagnosis: Mapping[str, tuple[str, ...]],
     catalogue: Sequence[Misconception],
+    examples: Mapping[str, Counterexample] | None = None,
 ) -> tuple[TestResult, ...]:
-    """Full points for a passed test, none for a failed one; failures carry their diagnosis."""
+    """Full points for a passed test, none for a failed one; failures carry their diagnosis.
+
+    A visible test's feedback also shows each mistake's smallest counterexample; a hidden
+    test's names the mistake only (its own inputs are never quoted, and the counterexample
+    is in the overall message).
+    """
     by_id = {m.id: m for m in catalogue}
+    examples = examples or {}
     results = []
     for outcome in outcomes:
         case = outcome.case
@@ -32,7 +39,11 @@ def score_tests(
             parts.append("Passed.")
         else:
             parts.append(outcome.message)
-            parts.extend(misconception_text(by_id[i]) for i in ids if i in by_id)
+            for i in ids:
+                if i in by_id:
+                    parts.append(misconception_text(by_id[i]))
+                if i in examples and case.visibility == "visible":
+                    parts.append(examples[i].text())
         parts.extend(f"Note: {n}" for n in outcome.notes)
         results.append(
             TestResult(
@@ -112,14 +123,23 @@ def overall_message(
     report: LoadReport | None,
     notes: Sequence[str],
     found: Sequence[Misconception],
+    examples: Mapping[str, Counterexample] | None = None,
 ) -> str:
-    """The results document's top-level ``output``: the summary a student reads first."""
+    """The results document's top-level ``output``: the summary a student reads first.
+
+    Counterexamples are inputs the grader made up (never a hidden test's), so they are
+    shown here whatever the tests' visibility.
+    """
     lines = [f"{assignment}: {score:g}/{max_score:g} points."]
     if problem:
         lines.append(problem)
     if found:
         lines.append("Mistakes found:")
-        lines.extend(f"  [{m.id}] {m.title}" for m in found)
+        for m in found:
+            lines.append(f"  [{m.id}] {m.title}")
+            example = (examples or {}).get(m.id)
+            if example is not None:
+                lines.extend(f"    {line}" for line in example.text().splitlines())
     if report is not None:
         errors = [c for c in report.cells if c.status == "error"]
         if errors:

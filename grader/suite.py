@@ -266,7 +266,9 @@ class SuiteRunner:
                 correct = reference_function(*[_copy(a) for a in args])
             except Exception:
                 correct = None
-        self.records.append(CallRecord(self._current_test, tuple(_copy(args)), outcome, correct))
+        self.records.append(
+            CallRecord(self._current_test, tuple(_copy(args)), outcome, correct, function)
+        )
 
     def _fixtures(self, case: TestCase) -> dict[str, Any]:
         available: dict[str, Callable[[], Any]] = {
