@@ -10,8 +10,12 @@ from pathlib import Path
 from grader import api
 from grader.assignments import list_assignments, load_assignment
 from grader.errors import GraderError
+from grader.export import build_gradescope_zip
+from grader.junit import render_junit
+from grader.release import build_release
 from grader.report import render_json, render_text, wants_colour, write_json_atomically
 from grader.results import GradingResult
+from grader.scaffold import new_assignment
 
 
 class ExitCode(IntEnum):
@@ -37,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="self-check: visible tests only, readable report")
     check.add_argument("submission", type=Path, help=".ipynb or .py file")
+    check.add_argument(
+        "--format",
+        choices=["text", "json", "junit"],
+        default="text",
+        help="text for people; json (results document) or junit (XML) for CI (default: text)",
+    )
 
     for sub in (grade, check):
         sub.add_argument("--assignment", help="assignment name (see `grader list`)")
@@ -48,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     commands.add_parser("list", help="list the available assignments")
+
+    export = commands.add_parser("export", help="package an assignment for a grading platform")
+    targets = export.add_subparsers(dest="target", required=True, metavar="TARGET")
+    gradescope = targets.add_parser("gradescope", help="Gradescope autograder zip")
+    release = commands.add_parser("release", help="what students get: template + visible tests")
+    for sub in (gradescope, release):
+        sub.add_argument("--assignment", help="assignment name (see `grader list`)")
+    gradescope.add_argument("--out", type=Path, required=True, help="the zip to write")
+    release.add_argument("--out", type=Path, required=True, help="a new (or empty) folder")
+    new = commands.add_parser("new", help="scaffold a new assignment that grades at once")
+    new.add_argument("name", help="assignment name: a Python identifier")
     return parser
 
 
@@ -76,8 +97,37 @@ def _emit(result: GradingResult, out: Path | None) -> None:
 
 def _check(args: argparse.Namespace) -> ExitCode:
     result = api.check(args.submission, assignment=args.assignment, sandbox=args.sandbox)
-    sys.stdout.write(render_text(result, colour=wants_colour(sys.stdout)))
+    if args.format == "text":
+        sys.stdout.write(render_text(result, colour=wants_colour(sys.stdout)))
+    else:
+        # Machine formats keep stdout parseable; warnings go to stderr (and into the document).
+        sys.stdout.write(render_json(result) if args.format == "json" else render_junit(result))
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     return ExitCode.OK if result.all_passed else ExitCode.TESTS_FAILED
+
+
+def _export(args: argparse.Namespace) -> ExitCode:
+    out = build_gradescope_zip(args.out, assignment=args.assignment)
+    print(f"wrote {out}: upload it as the autograder of a Gradescope programming assignment")
+    return ExitCode.OK
+
+
+def _release(args: argparse.Namespace) -> ExitCode:
+    made = build_release(args.out, assignment=args.assignment)
+    print(
+        f"wrote {len(made.files)} files to {made.folder} ({made.solutions_stripped} solution "
+        f"blocks stripped); hand out {made.notebook.name} with the rest of the folder"
+    )
+    return ExitCode.OK
+
+
+def _new(args: argparse.Namespace) -> ExitCode:
+    made = new_assignment(args.name)
+    for path in made.files:
+        print(f"created {path}")
+    print(f"next: grader grade {made.folder / 'template.ipynb'} --assignment {made.name}")
+    return ExitCode.OK
 
 
 def _list(args: argparse.Namespace) -> ExitCode:
@@ -91,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     handlers = {"grade": _grade, "check": _check, "list": _list}
+    handlers.update(export=_export, release=_release, new=_new)
     try:
         return int(handlers[args.command](args))
     except GraderError as exc:
