@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grader import api
 from grader.assignments import list_assignments, load_assignment
+from grader.batch import batch_progress, run_batch, summary_line
 from grader.errors import GraderError
 from grader.export import build_gradescope_zip
 from grader.junit import render_junit
@@ -48,7 +49,13 @@ def _parser() -> argparse.ArgumentParser:
         help="text for people; json (results document) or junit (XML) for CI (default: text)",
     )
 
-    for sub in (grade, check):
+    batch = commands.add_parser("batch", help="grade a folder of submissions (a whole class)")
+    batch.add_argument("folder", type=Path, help="folder of .ipynb/.py files or sub-folders")
+    batch.add_argument("--out", type=Path, required=True, help="folder for the results")
+    batch.add_argument("--jobs", type=int, help="submissions graded at once (default: cores)")
+    batch.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+
+    for sub in (grade, check, batch):
         sub.add_argument("--assignment", help="assignment name (see `grader list`)")
         sub.add_argument(
             "--sandbox",
@@ -130,6 +137,24 @@ def _new(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def _batch(args: argparse.Namespace) -> ExitCode:
+    with batch_progress(sys.stderr) as (on_start, on_done):
+        summary = run_batch(
+            args.folder,
+            args.out,
+            assignment=args.assignment,
+            jobs=args.jobs,
+            force=args.force,
+            sandbox=args.sandbox,
+            on_start=on_start,
+            on_done=on_done,
+        )
+    for warning in summary.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(summary_line(summary))
+    return ExitCode.INTERNAL_ERROR if summary.internal_errors else ExitCode.OK
+
+
 def _list(args: argparse.Namespace) -> ExitCode:
     for name in list_assignments():
         print(f"{name}\t{load_assignment(name).title}")
@@ -140,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``grader`` script; returns the process exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    handlers = {"grade": _grade, "check": _check, "list": _list}
+    handlers = {"grade": _grade, "check": _check, "batch": _batch, "list": _list}
     handlers.update(export=_export, release=_release, new=_new)
     try:
         return int(handlers[args.command](args))

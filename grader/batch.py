@@ -1,0 +1,598 @@
+"""Grade a whole class: find the submissions in a folder, grade each in its own sandbox, report.
+
+``run_batch`` prepares the assignment once, then grades every submission with
+``api.grade_submission`` on a thread pool. Threads are enough: each submission runs in its own
+sandboxed child process (isolation between submissions is the sandbox's, not the pool's), and
+the trusted side of one grade is a few milliseconds of numpy between waits on that child.
+
+Outputs in OUTDIR: ``<name>.json`` (the document ``grader grade`` writes, written atomically by
+the main thread), ``summary.csv``, ``report.html``, two gradebook CSVs, and ``.grader-batch.json``
+(content hashes, so a re-run skips unchanged submissions). Ctrl-C kills the running children,
+discards their half-finished grades and leaves only complete result files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from tqdm import tqdm
+
+from grader import api
+from grader.errors import SubmissionNotFoundError, UsageError
+from grader.gradebook import CANVAS_FILE, GRADESCOPE_FILE, canvas_rows, gradescope_rows
+from grader.html_report import render_report
+from grader.report import write_json_atomically
+from grader.results import GradingResult
+from grader.sandbox import (
+    BackendChoice,
+    CallOutcome,
+    Crashed,
+    Limits,
+    LoadReport,
+    SandboxInfo,
+    StudentProcess,
+    TimedOut,
+)
+from grader.scoring import missing_function_message
+from grader.submission import Submission, read_submission
+
+Status = Literal["graded", "error", "timeout"]
+SUFFIXES = (".ipynb", ".py")
+STATE_FILE = ".grader-batch.json"  # a dot-file: never mistaken for a submission's <name>.json
+SUMMARY_FILE = "summary.csv"
+REPORT_FILE = "report.html"
+STATE_FLUSH_SECONDS = 2.0  # rewrite the skip-state at most this often (plus at the end)
+INTERRUPTED = "the batch was interrupted"
+KILL_PATIENCE_SECONDS = 10.0  # after Ctrl-C, how long to keep killing children that start
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One submission found in the class folder."""
+
+    name: str  #: file stem, or the sub-folder's name; names OUTDIR/<name>.json
+    path: Path  #: the file to grade (or the sub-folder, when ``problem`` is set)
+    problem: str | None = None  #: set when the sub-folder holds no single gradable file
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    """One graded (or skipped) submission, with what an instructor needs to triage it."""
+
+    name: str
+    result: GradingResult
+    status: Status  #: "graded" unless it could not be graded normally
+    reason: str = ""  #: why it errored or timed out, written for the instructor
+    skipped: bool = False  #: unchanged since the last run: result read back from OUTDIR
+    internal_error: bool = False  #: the grader itself failed on it
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """Everything a batch produced, in submission-name order."""
+
+    assignment: str  #: the assignment's title
+    entries: tuple[BatchEntry, ...]
+    test_names: tuple[str, ...]
+    test_points: tuple[float, ...]
+    misconceptions: tuple[tuple[str, str], ...]  #: (id, title) in catalogue order
+    seconds: float
+    jobs: int
+    out: Path
+    warnings: tuple[str, ...] = ()  #: about the sandbox that ran (e.g. the bwrap fallback)
+
+    def count(self, status: Status) -> int:
+        """How many submissions ended with ``status``."""
+        return sum(1 for e in self.entries if e.status == status)
+
+    @property
+    def skipped(self) -> int:
+        """Submissions not regraded because neither they nor the assignment changed."""
+        return sum(1 for e in self.entries if e.skipped)
+
+    @property
+    def internal_errors(self) -> int:
+        """Submissions on which the grader itself failed."""
+        return sum(1 for e in self.entries if e.internal_error)
+
+
+# --- finding submissions ----------------------------------------------------------------------
+
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith((".", "__")) and path.name != "__pycache__"
+
+
+def _folder_item(folder: Path) -> BatchItem:
+    """A sub-folder is one submission: its one notebook, else its one .py file."""
+    files = [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and p.suffix in SUFFIXES
+        and all(_visible(part) for part in (p.relative_to(folder).parents[0], p))
+        and ".ipynb_checkpoints" not in p.parts
+    ]
+    notebooks = [p for p in files if p.suffix == ".ipynb"]
+    chosen = notebooks or files
+    if len(chosen) == 1:
+        return BatchItem(folder.name, chosen[0])
+    if not chosen:
+        problem = (
+            f"the folder {folder.name}/ holds no .ipynb or .py file, so there is nothing to "
+            "grade. Submit your notebook (.ipynb)."
+        )
+    else:
+        listed = ", ".join(str(p.relative_to(folder)) for p in chosen[:5])
+        problem = (
+            f"the folder {folder.name}/ holds {len(chosen)} candidate files ({listed}), so the "
+            "grader cannot tell which one to grade. Submit exactly one notebook."
+        )
+    return BatchItem(folder.name, folder, problem)
+
+
+def find_submissions(folder: Path, *, exclude: Path | None = None) -> list[BatchItem]:
+    """Each ``*.ipynb``/``*.py`` directly in ``folder``, and each sub-folder, is one submission.
+
+    Names come from the file stem or the folder name; a stem shared by two files (``a.ipynb``
+    and ``a.py``) falls back to the full file names so no result overwrites another.
+    """
+    if not folder.exists():
+        raise SubmissionNotFoundError(
+            f"no such folder: {folder}", "pass the folder that holds the class's submissions"
+        )
+    if not folder.is_dir():
+        raise UsageError(
+            f"{folder} is not a folder", "use `grader grade` for one file, `batch` for a folder"
+        )
+    skip = exclude.resolve() if exclude is not None else None
+    items: list[BatchItem] = []
+    for path in sorted(folder.iterdir()):
+        if not _visible(path) or (skip is not None and path.resolve() == skip):
+            continue
+        if path.is_dir():
+            items.append(_folder_item(path))
+        elif path.is_file() and path.suffix in SUFFIXES:
+            items.append(BatchItem(path.stem, path))
+    stems: dict[str, int] = {}
+    for item in items:
+        stems[item.name] = stems.get(item.name, 0) + 1
+    items = [
+        BatchItem(i.path.name, i.path, i.problem) if stems[i.name] > 1 and i.path.is_file() else i
+        for i in items
+    ]
+    if not items:
+        raise UsageError(
+            f"no submissions found in {folder}",
+            "put each submission there as a .ipynb/.py file or a sub-folder holding one",
+        )
+    return sorted(items, key=lambda i: i.name)
+
+
+# --- skipping unchanged submissions -----------------------------------------------------------
+
+
+def _digest(paths: Sequence[Path], root: Path, salt: str = "") -> str:
+    hasher = hashlib.sha256(salt.encode())
+    for path in paths:
+        hasher.update(str(path.relative_to(root)).encode() + b"\0")
+        hasher.update(path.read_bytes() + b"\0")
+    return hasher.hexdigest()
+
+
+def assignment_key(prepared: api.PreparedAssignment, backend: str) -> str:
+    """Changes whenever anything that could change a score changes: tests, reference, grader."""
+    assignment = prepared.assignment
+    files = sorted(
+        p
+        for p in assignment.folder.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and _visible(p)
+    )
+    try:
+        grader_version = version("dl-grader")
+    except PackageNotFoundError:
+        grader_version = "unknown"
+    reference = _digest([assignment.reference], assignment.reference.parent)
+    return _digest(files, assignment.folder, f"{grader_version}\0{backend}\0{reference}")
+
+
+def submission_key(item: BatchItem) -> str:
+    """The submission's content hash (a listing for a folder that could not be resolved)."""
+    if item.problem is not None:
+        return hashlib.sha256(item.problem.encode()).hexdigest()
+    return hashlib.sha256(item.path.read_bytes()).hexdigest()
+
+
+class _State:
+    """``.grader-batch.json``: which content each result in OUTDIR was graded from."""
+
+    def __init__(self, out: Path, key: str) -> None:
+        self.path = out / STATE_FILE
+        self.key = key
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.written = time.monotonic()
+        try:
+            raw = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return
+        if isinstance(raw, dict) and raw.get("assignment") == key:
+            entries = raw.get("entries")
+            self.entries = entries if isinstance(entries, dict) else {}
+
+    def unchanged(self, item: BatchItem, digest: str, out: Path) -> BatchEntry | None:
+        """The previous entry, if this exact submission was graded for this exact assignment."""
+        old = self.entries.get(item.name)
+        if not isinstance(old, dict) or old.get("sha256") != digest:
+            return None
+        try:
+            document = json.loads((out / f"{item.name}.json").read_text())
+            result = GradingResult.from_gradescope(document)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        status = old.get("status")
+        return BatchEntry(
+            name=item.name,
+            result=result,
+            status=status if status in ("graded", "error", "timeout") else "error",
+            reason=str(old.get("reason", "")),
+            skipped=True,
+            internal_error=bool(old.get("internal_error", False)),
+        )
+
+    def record(self, entry: BatchEntry, digest: str) -> None:
+        self.entries[entry.name] = {
+            "sha256": digest,
+            "status": entry.status,
+            "reason": entry.reason,
+            "internal_error": entry.internal_error,
+        }
+
+    def flush(self, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self.written < STATE_FLUSH_SECONDS:
+            return
+        document = {"assignment": self.key, "entries": self.entries}
+        write_text_atomically(self.path, json.dumps(document, indent=1, sort_keys=True))
+        self.written = time.monotonic()
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Temp file + rename, like ``report.write_json_atomically``: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+# --- grading one submission, watched ----------------------------------------------------------
+
+
+@dataclass
+class _Watch:
+    """What the sandbox of one submission did: enough to tell errors and timeouts apart."""
+
+    load: LoadReport | None = None
+    timeouts: list[TimedOut] = field(default_factory=list)
+    crashes: list[Crashed] = field(default_factory=list)
+
+
+class _Children:
+    """The live sandboxes of a batch, so Ctrl-C can kill them all at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.live: set[StudentProcess] = set()
+        self.cancelled = threading.Event()
+
+    def kill_all(self) -> None:
+        """SIGKILL every running child; the worker threads then see it exit and return."""
+        self.cancelled.set()
+        with self.lock:
+            processes = [p.proc for p in self.live]
+        for proc in processes:
+            if proc is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+class _WatchedSandbox:
+    """A ``StudentProcess`` that records its load report and failed calls."""
+
+    def __init__(self, inner: StudentProcess, watch: _Watch, children: _Children) -> None:
+        self.inner = inner
+        self.watch = watch
+        self.children = children
+
+    def load(self) -> LoadReport:
+        if self.children.cancelled.is_set():
+            return LoadReport(cells=(), functions={}, failure=INTERRUPTED)
+        report = self.inner.load()
+        self.watch.load = report
+        return report
+
+    def call(self, function: str, args: Sequence[Any]) -> CallOutcome:
+        if self.children.cancelled.is_set():
+            return Crashed(INTERRUPTED)
+        outcome = self.inner.call(function, args)
+        if isinstance(outcome, TimedOut):
+            self.watch.timeouts.append(outcome)
+        elif isinstance(outcome, Crashed):
+            self.watch.crashes.append(outcome)
+        return outcome
+
+    @property
+    def captured_output(self) -> str:
+        return self.inner.captured_output
+
+    def close(self) -> None:
+        with self.children.lock:
+            self.children.live.discard(self.inner)
+        self.inner.close()
+
+
+def classify(submission: Submission, watch: _Watch, functions: Sequence[str]) -> tuple[Status, str]:
+    """Graded, or errored/timed out with the reason, from what the sandbox reported."""
+    if submission.problem:
+        return "error", submission.problem
+    load = watch.load
+    if load is not None and load.failure:
+        status: Status = "timeout" if "timed out" in load.failure else "error"
+        return status, f"the notebook did not run to the end: {load.failure}"
+    if load is not None:
+        for function in functions:
+            message = missing_function_message(function, load)
+            if message:
+                return "error", message
+    if watch.timeouts:
+        seconds = watch.timeouts[0].seconds
+        n = len(watch.timeouts)
+        return "timeout", f"{functions[0]} timed out after {seconds:g} s ({n} call(s))"
+    if watch.crashes:
+        return "error", f"calling {functions[0]} failed: {watch.crashes[0].reason}"
+    return "graded", ""
+
+
+def _grade_one(
+    item: BatchItem,
+    prepared: api.PreparedAssignment,
+    info: SandboxInfo,
+    children: _Children,
+) -> BatchEntry:
+    """Never raises for anything the submission does; a grader fault becomes its document."""
+    watch = _Watch()
+
+    def start(
+        cells: Sequence[tuple[int, str]], functions: Sequence[str], backend: str, limits: Limits
+    ) -> _WatchedSandbox:
+        inner = api.start_student_process(cells, functions, backend, limits)
+        if not isinstance(inner, StudentProcess):  # Ctrl-C needs the real process to kill it
+            raise TypeError(f"expected a StudentProcess, got {type(inner).__name__}")
+        with children.lock:
+            children.live.add(inner)
+        return _WatchedSandbox(inner, watch, children)
+
+    try:
+        if item.problem is not None:
+            submission = Submission(item.path.name, (), problem=item.problem)
+        else:
+            submission = read_submission(item.path)
+        result = api.grade_submission(prepared, submission, sandbox=info, start_sandbox=start)
+    except Exception as exc:
+        result = api.internal_failure(item.path, prepared.assignment.name, exc)
+        reason = f"internal error of the grader: {type(exc).__name__}: {exc}"[:500]
+        return BatchEntry(item.name, result, "error", reason, internal_error=True)
+    status, reason = classify(submission, watch, prepared.assignment.functions)
+    return BatchEntry(item.name, result, status, reason)
+
+
+# --- the batch --------------------------------------------------------------------------------
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def run_batch(
+    folder: Path,
+    out: Path,
+    *,
+    assignment: str | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    sandbox: BackendChoice = "auto",
+    course_dir: Path | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+    on_done: Callable[[BatchEntry], None] | None = None,
+) -> BatchSummary:
+    """Grade every submission in ``folder`` into ``out``, then write the class-level files.
+
+    ``on_start(to_grade, skipped)`` and ``on_done(entry)`` are called on the calling thread
+    (for a progress bar). Raises ``GraderError`` only for misuse; KeyboardInterrupt propagates
+    after the running children were killed and only complete results were kept.
+    """
+    started = time.monotonic()
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs must be at least 1 (got {jobs})", "omit it to use every core")
+    workers = jobs or default_jobs()
+    items = find_submissions(folder, exclude=out)
+    prepared = api.prepare_assignment(assignment, course_dir)
+    info = api.resolve_sandbox(sandbox)
+    out.mkdir(parents=True, exist_ok=True)
+    state = _State(out, assignment_key(prepared, info.backend))
+    entries: dict[str, BatchEntry] = {}
+    todo: list[tuple[BatchItem, str]] = []
+    for item in items:
+        digest = submission_key(item)
+        previous = None if force else state.unchanged(item, digest, out)
+        if previous is not None:
+            entries[item.name] = previous
+        else:
+            todo.append((item, digest))
+    if on_start is not None:
+        on_start(len(todo), len(entries))
+    children = _Children()
+    graded = _grade_all(todo, prepared, info, children, workers)
+    try:
+        # closing(): an interrupt in this loop reaches the generator now, which kills children.
+        with contextlib.closing(graded):
+            for entry, digest in graded:
+                write_json_atomically(entry.result, out / f"{entry.name}.json")
+                state.record(entry, digest)
+                state.flush()
+                entries[entry.name] = entry
+                if on_done is not None:
+                    on_done(entry)
+    finally:
+        state.flush(force=True)
+    summary = BatchSummary(
+        assignment=prepared.assignment.title,
+        entries=tuple(entries[name] for name in sorted(entries)),
+        test_names=tuple(case.name for case in prepared.hidden),
+        test_points=tuple(case.points for case in prepared.hidden),
+        misconceptions=tuple((m.id, m.title) for m in prepared.catalogue),
+        seconds=time.monotonic() - started,
+        jobs=workers,
+        out=out,
+        warnings=info.warnings,
+    )
+    write_class_files(summary)
+    return summary
+
+
+def _grade_all(
+    todo: Sequence[tuple[BatchItem, str]],
+    prepared: api.PreparedAssignment,
+    info: SandboxInfo,
+    children: _Children,
+    workers: int,
+) -> Generator[tuple[BatchEntry, str], None, None]:
+    """Yield finished grades as they complete, at most ``workers`` sandboxes at a time."""
+    pending: dict[Future[BatchEntry], str] = {}
+    queue = list(reversed(todo))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
+    try:
+        while queue or pending:
+            # Submit lazily: a Ctrl-C then has at most `workers` grades to abandon.
+            while queue and len(pending) < workers:
+                item, digest = queue.pop()
+                pending[pool.submit(_grade_one, item, prepared, info, children)] = digest
+            done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: f.result().name):
+                yield future.result(), pending.pop(future)
+    except BaseException:
+        # Ctrl-C (or a failed write): kill the children and discard their unfinished grades.
+        # Kill repeatedly: a worker may have been starting a child while we killed the others.
+        pool.shutdown(wait=False, cancel_futures=True)
+        give_up = time.monotonic() + KILL_PATIENCE_SECONDS
+        while any(not f.done() for f in pending) and time.monotonic() < give_up:
+            children.kill_all()
+            time.sleep(0.05)
+        raise
+    pool.shutdown(wait=True)
+
+
+# --- class-level files ------------------------------------------------------------------------
+
+
+def summary_rows(summary: BatchSummary) -> list[list[str]]:
+    """summary.csv: submission, score, max_score, one column per test, one per misconception."""
+    header = [
+        "submission",
+        "score",
+        "max_score",
+        *summary.test_names,
+        *(mid for mid, _ in summary.misconceptions),
+    ]
+    rows = [header]
+    for entry in summary.entries:
+        result = entry.result
+        scores = {t.name: t.score for t in result.tests}
+        found = set(result.misconceptions)
+        rows.append(
+            [
+                entry.name,
+                f"{result.score:g}",
+                f"{result.max_score:g}",
+                *(f"{scores[n]:g}" if n in scores else "" for n in summary.test_names),
+                *("1" if mid in found else "0" for mid, _ in summary.misconceptions),
+            ]
+        )
+    return rows
+
+
+def render_csv(rows: Sequence[Sequence[str]]) -> str:
+    """RFC 4180 CSV text (quoted where needed, CRLF line ends as the csv module writes)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
+
+
+def write_class_files(summary: BatchSummary) -> None:
+    """summary.csv, report.html and the gradebook exports, each written atomically."""
+    write_text_atomically(summary.out / SUMMARY_FILE, render_csv(summary_rows(summary)))
+    write_text_atomically(summary.out / REPORT_FILE, render_report(summary))
+    write_text_atomically(summary.out / CANVAS_FILE, render_csv(canvas_rows(summary)))
+    write_text_atomically(summary.out / GRADESCOPE_FILE, render_csv(gradescope_rows(summary)))
+
+
+def summary_line(summary: BatchSummary) -> str:
+    """The one line printed at the end: graded, errors, timeouts, time."""
+    total = len(summary.entries)
+    fresh = total - summary.skipped
+    rate = fresh / summary.seconds if summary.seconds > 0 else 0.0
+    skipped = f" ({summary.skipped} unchanged, skipped)" if summary.skipped else ""
+    internal = f", {summary.internal_errors} internal errors" if summary.internal_errors else ""
+    plural = "" if total == 1 else "s"
+    return (
+        f"{total} submission{plural}{skipped}: {summary.count('graded')} graded, "
+        f"{summary.count('error')} errors, {summary.count('timeout')} timeouts{internal} "
+        f"in {summary.seconds:.1f} s ({rate:.1f}/s, {summary.jobs} jobs) -> {summary.out}"
+    )
+
+
+@contextlib.contextmanager
+def batch_progress(
+    stream: TextIO,
+) -> Iterator[tuple[Callable[[int, int], None], Callable[[BatchEntry], None]]]:
+    """``run_batch`` callbacks that draw a progress bar (rate, ETA) on a terminal only."""
+    bars: list[tqdm[Any]] = []
+
+    def on_start(to_grade: int, skipped: int) -> None:
+        if skipped:
+            print(f"skipping {skipped} unchanged submissions (use --force to regrade)", file=stream)
+        if stream.isatty() and to_grade:
+            bars.append(tqdm(total=to_grade, file=stream, unit="sub", dynamic_ncols=True))
+
+    def on_done(entry: BatchEntry) -> None:
+        for bar in bars:
+            bar.set_postfix_str(entry.name[:24], refresh=False)
+            bar.update(1)
+
+    try:
+        yield on_start, on_done
+    finally:
+        for bar in bars:
+            bar.close()
