@@ -9,12 +9,17 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
+import numpy as np
 import pytest
 
-from grader import cli
+from grader import api, cli
 from grader.assignments import (
     list_assignments,
     load_assignment,
@@ -23,6 +28,7 @@ from grader.assignments import (
 )
 from grader.errors import AmbiguousAssignmentError, UnknownAssignmentError
 from grader.submission import read_submission
+from grader.suite import SuiteName
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -182,3 +188,111 @@ def test_cli_list_prints_one_assignment_per_line_name_first(
     assert [line.split("\t")[0] for line in lines] == names
     assert [line.split("\t", 1)[1] for line in lines] == [load_assignment(n).title for n in names]
     assert "leaky_relu_backward" in names
+
+
+# --- the assignments as data ---------------------------------------------------------------
+
+#: the assignments of issue 7; each has fixtures under tests/fixtures/<name>/
+NEW_ASSIGNMENTS = ("relu_backward", "sigmoid_backward")
+
+
+def test_every_new_assignment_is_listed() -> None:
+    assert set(NEW_ASSIGNMENTS) <= set(list_assignments())
+
+
+@pytest.mark.parametrize("name", NEW_ASSIGNMENTS)
+def test_template_names_its_assignment_and_holds_a_stub(name: str) -> None:
+    assignment = load_assignment(name)
+    assert assignment.template is not None
+    template = read_submission(assignment.template)
+    assert template.problem is None
+    assert template.assignment == name
+    stub = [c.source for c in template.cells if f"def {assignment.function}(" in c.source]
+    assert len(stub) == 1
+    assert "raise NotImplementedError" in stub[0]
+
+
+@pytest.mark.parametrize("name", NEW_ASSIGNMENTS)
+def test_suites_are_worth_100_points_with_tags_and_the_catalogue_has_four_entries(
+    name: str,
+) -> None:
+    prepared = api.prepare_assignment(name)
+    assert sum(case.points for case in prepared.hidden) == 100
+    assert all(case.tags for case in (*prepared.visible, *prepared.hidden))
+    assert len(prepared.visible) >= 4
+    ids = [m.id for m in prepared.catalogue]
+    assert len(ids) >= 4
+    assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("name", NEW_ASSIGNMENTS)
+@pytest.mark.parametrize("suite", ["visible", "hidden"])
+def test_reference_passes_its_own_suites(name: str, suite: SuiteName) -> None:
+    """Each test function called in-process with the reference as the student's function."""
+    prepared = api.prepare_assignment(name)
+    fixtures = {
+        "reference": prepared.reference,
+        "student": prepared.reference,
+        **{f: getattr(prepared.reference, f) for f in prepared.assignment.functions},
+    }
+    for case in prepared.tests(suite):
+        wanted = inspect.signature(case.function).parameters
+        case.function(**{p: case.params.get(p, fixtures.get(p)) for p in wanted})
+
+
+# --- central finite differences ------------------------------------------------------------
+
+
+def numerical_gradient(loss: Callable[[np.ndarray], float], x: np.ndarray, h: float) -> np.ndarray:
+    """Central differences, one coordinate at a time: (L(x + h·e_i) − L(x − h·e_i)) / 2h."""
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + h
+        above = loss(x)
+        x[index] = saved - h
+        below = loss(x)
+        x[index] = saved
+        grad[index] = (above - below) / (2 * h)
+    return grad
+
+
+def reference(name: str) -> ModuleType:
+    return api.prepare_assignment(name).reference
+
+
+def test_relu_reference_matches_finite_differences() -> None:
+    module = reference("relu_backward")
+    rng = np.random.default_rng(701)
+    Z = rng.standard_normal((4, 5))
+    Z[np.abs(Z) < 1e-2] = 0.5  # the kink: no derivative within h of 0
+    G = rng.standard_normal(Z.shape)  # L = sum(G * relu(Z)), so dL/dA = G
+    expected = numerical_gradient(lambda z: float(np.sum(G * module.relu_forward(z))), Z, 1e-6)
+    np.testing.assert_allclose(module.relu_backward(G, Z), expected, rtol=1e-6, atol=1e-8)
+
+
+def test_sigmoid_reference_matches_finite_differences() -> None:
+    module = reference("sigmoid_backward")
+    rng = np.random.default_rng(702)
+    Z = rng.uniform(-8.0, 8.0, (4, 5))
+    G = rng.standard_normal(Z.shape)
+    expected = numerical_gradient(lambda z: float(np.sum(G * module.sigmoid(z))), Z, 1e-5)
+    np.testing.assert_allclose(module.sigmoid_backward(G, Z), expected, rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_reference_is_stable_for_large_inputs(dtype: type[np.floating[Any]]) -> None:
+    """No overflow, no NaN: finite, tiny values, and the true slope e^-|Z| where it is > 0."""
+    module = reference("sigmoid_backward")
+    Z = np.array([-1000.0, -600.0, -30.0, 30.0, 600.0, 1000.0], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        dZ = module.sigmoid_backward(np.ones_like(Z), Z)
+        s = module.sigmoid(Z)
+    assert dZ.dtype == dtype
+    assert np.all(np.isfinite(dZ))
+    assert np.all(np.isfinite(s))
+    np.testing.assert_array_equal(s[[0, 5]], np.array([0.0, 1.0], dtype=dtype))
+    if dtype == np.float64:
+        # slope = e^-|Z| / (1 + e^-|Z|)²; at |Z| = 30 that is e^-30 to 13 digits
+        np.testing.assert_allclose(dZ[[2, 3]], np.exp(-30.0), rtol=1e-12)
+        np.testing.assert_array_equal(dZ[[0, 5]], 0.0)
