@@ -174,9 +174,10 @@ def test_reasons_name_the_problem(graded: tuple[BatchSummary, Path, Path]) -> No
     assert entries["hangs_on_big_batch"].reason == (
         f"leaky_relu_backward timed out after {TIMEOUT:g} s (1 call(s))"
     )
-    assert entries["segfaults"].reason.startswith(
-        "calling leaky_relu_backward failed: the process crashed (signal 11, SIGSEGV"
-    )
+    # The crash is described by the sandbox (its wording is the sandbox's); the batch quotes it.
+    crash = entries["segfaults"]
+    assert crash.reason.startswith("calling leaky_relu_backward failed: the process ")
+    assert crash.reason in crash.result.tests[0].output
     assert "is not valid notebook JSON" in entries["truncated"].reason
     assert entries["two_notebooks"].reason.startswith(
         "the folder two_notebooks/ holds 2 candidate files (a.ipynb, b.ipynb)"
