@@ -54,6 +54,8 @@ class Misconception:
     #: not apply. ``correct``/``got`` have the function's output structure (``got`` entries
     #: are None when unusable). ``got`` is only for mistakes with a free parameter (e.g. a
     #: wrong constant), which they fit from it; the fit must then explain what it claims.
+    #: For "shape" (optional): what the mistake returns; only its shape is used, so the entry
+    #: names that shape alone (db of shape (n,) is keepdims, (1, m) the wrong axis).
     predict: Predictor | None = None
     #: for "mutation": which positional argument, or a path into nested tuples, e.g. (1, 0)
     argument: int | tuple[int, ...] = 0
@@ -199,9 +201,28 @@ def _structural(m: Misconception, record: CallRecord) -> bool:
         return gots is None or any(not isinstance(gots[i], np.ndarray) for i in indices)
     if m.kind == "shape":
         return gots is not None and any(
-            isinstance(gots[i], np.ndarray) and gots[i].shape != corrects[i].shape for i in indices
+            isinstance(gots[i], np.ndarray)
+            and gots[i].shape != corrects[i].shape
+            and (m.predict is None or _predicted_shape(m, record, i) == gots[i].shape)
+            for i in indices
         )
     return False
+
+
+def _predicted_shape(m: Misconception, record: CallRecord, output: int) -> tuple[int, ...] | None:
+    """The shape a "shape" entry's predictor gives one output (never broadcast), or None."""
+    if m.predict is None:
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            raw = m.predict(_copy(record.args), _copy(record.correct), None)
+    except Exception:
+        return None  # a predictor that does not fit these inputs
+    items = (raw,) if isinstance(record.correct, np.ndarray) else raw
+    if not isinstance(items, (tuple, list)) or output >= len(items):
+        return None
+    item = items[output]
+    return item.shape if isinstance(item, np.ndarray) else None
 
 
 # --- value mistakes --------------------------------------------------------------------------

@@ -26,7 +26,9 @@ from grader.assignments import (
     mismatch_note,
     resolve_assignment,
 )
+from grader.diagnosis import CallRecord, Misconception, diagnose
 from grader.errors import AmbiguousAssignmentError, UnknownAssignmentError
+from grader.sandbox.outcomes import Returned
 from grader.submission import read_submission
 from grader.suite import SuiteName
 
@@ -296,3 +298,36 @@ def test_sigmoid_reference_is_stable_for_large_inputs(dtype: type[np.floating[An
         # slope = e^-|Z| / (1 + e^-|Z|)²; at |Z| = 30 that is e^-30 to 13 digits
         np.testing.assert_allclose(dZ[[2, 3]], np.exp(-30.0), rtol=1e-12)
         np.testing.assert_array_equal(dZ[[0, 5]], 0.0)
+
+
+# --- engine: a "shape" entry with a predictor names only the shape it predicts -------------
+
+
+def test_shape_entry_with_predictor_names_only_its_shape() -> None:
+    """db of shape (n,) is the missing keepdims; (1, m) is a sum over the wrong axis."""
+    catalogue = [
+        Misconception(
+            id="keepdims",
+            title="t",
+            explanation="x",
+            kind="shape",
+            output=1,
+            predict=lambda args, correct, got: (None, np.sum(args[0], axis=1)),
+        ),
+        Misconception(id="any-shape", title="t", explanation="x", kind="shape", output=1),
+    ]
+    dZ = np.arange(6.0).reshape(2, 3)
+    correct = (dZ.T, np.sum(dZ, axis=1, keepdims=True))
+
+    def record(test: str, db: np.ndarray) -> CallRecord:
+        return CallRecord(test, (dZ,), Returned((dZ.T, db), (dZ,), 0.0), correct)
+
+    found = diagnose(
+        [
+            record("flat", correct[1].ravel()),
+            record("axis", np.sum(dZ, axis=0, keepdims=True)),
+            record("right", correct[1]),
+        ],
+        catalogue,
+    )
+    assert found == {"flat": ("keepdims", "any-shape"), "axis": ("any-shape",), "right": ()}
