@@ -1,0 +1,223 @@
+"""grader.submission: files -> code cells, broken files -> a problem sentence. Nothing runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from grader.errors import SubmissionNotFoundError, UnsupportedSubmissionError
+from grader.submission import FIX_NOTEBOOK, read_submission, transform_cell
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def notebook(*cells: dict[str, object], nbformat: int = 4) -> str:
+    return json.dumps(
+        {"nbformat": nbformat, "nbformat_minor": 5, "metadata": {}, "cells": list(cells)}
+    )
+
+
+def code(source: str | list[str]) -> dict[str, object]:
+    return {"cell_type": "code", "metadata": {}, "outputs": [], "source": source}
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def test_notebook_cells_keep_their_position_among_all_cells(
+    submission: Callable[[str], Path],
+) -> None:
+    read = read_submission(submission("correct_where.ipynb"))
+    assert read.problem is None
+    assert read.name == "correct_where.ipynb"
+    # Cell 1 is markdown: code cells are numbered as the student sees them in Jupyter.
+    assert [c.index for c in read.cells] == [2, 3, 4]
+    assert read.cells[0].source == "import numpy as np"
+    assert read.cells[1].source.startswith("def leaky_relu_backward(dA, cache):")
+
+
+def test_nbformat_v3_is_upgraded(submission: Callable[[str], Path]) -> None:
+    read = read_submission(submission("correct_nbformat_v3.ipynb"))
+    assert read.problem is None
+    assert [c.index for c in read.cells] == [2, 3]
+    assert "return dA * slope" in read.cells[1].source
+
+
+def test_py_splits_on_percent_markers_without_losing_text(
+    submission: Callable[[str], Path],
+) -> None:
+    path = submission("correct_script.py")
+    read = read_submission(path)
+    assert read.problem is None
+    assert [c.index for c in read.cells] == [1, 2, 3, 4]
+    assert [c.source.splitlines()[0] for c in read.cells[1:]] == ["# %%"] * 3
+    assert "".join(c.source for c in read.cells) == path.read_text()
+
+
+def test_py_without_markers_is_one_cell(submission: Callable[[str], Path]) -> None:
+    path = submission("mutates_dA.py")
+    read = read_submission(path)
+    assert [(c.index, c.source) for c in read.cells] == [(1, path.read_text())]
+
+
+def test_in_prompt_markers_split_too(tmp_path: Path) -> None:
+    text = "# In[1]:\nx = 1\n\n# In[ ]:\ny = 2\n"
+    read = read_submission(write(tmp_path, "exported.py", text))
+    assert [c.source for c in read.cells] == ["# In[1]:\nx = 1\n\n", "# In[ ]:\ny = 2\n"]
+
+
+def test_source_as_a_list_of_lines_is_joined(tmp_path: Path) -> None:
+    path = write(tmp_path, "lines.ipynb", notebook(code(["x = 1\n", "y = 2"])))
+    assert read_submission(path).cells[0].source == "x = 1\ny = 2"
+
+
+# --- broken inputs become a problem for the student, never an exception -------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("truncated.ipynb", ["is not valid notebook JSON (line", "probably truncated"]),
+        ("binary_renamed.ipynb", ["is a ZIP archive, not a Jupyter notebook"]),
+        ("empty.ipynb", ["empty.ipynb is empty"]),
+        ("not_a_notebook.ipynb", ["is JSON but not a Jupyter notebook", "'nbformat'"]),
+        ("no_cells.ipynb", ["has no code cells, so there is nothing to grade"]),
+    ],
+)
+def test_broken_fixture_files(
+    submission: Callable[[str], Path], name: str, words: list[str]
+) -> None:
+    read = read_submission(submission(name))
+    assert read.cells == ()
+    assert read.problem is not None
+    for word in words:
+        assert word in read.problem
+    assert read.problem.startswith(name)  # names the file, never a full path
+    assert str(submission(name).parent) not in read.problem
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("blank.py", "\n  \n", ["blank.py is empty"]),
+        ("latin1.py", "x = 'caf\xe9'".encode("latin-1"), ["is not UTF-8 text (byte 8)"]),
+        ("scan.ipynb", b"%PDF-1.7\n...", ["is a PDF document"]),
+        ("shot.ipynb", b"\x89PNG\r\n\x1a\n....", ["is a PNG image"]),
+        ("nul.ipynb", b"{\x00\x00", ["is a binary file"]),
+        ("answer.txt", "def f(): pass", ["neither a .ipynb notebook nor a .py file"]),
+        ("list.ipynb", "[1, 2, 3]", ["is JSON but not a Jupyter notebook"]),
+        ("future.ipynb", '{"nbformat": 99, "cells": []}', ["could not be read as a notebook"]),
+        (
+            "cells_not_a_list.ipynb",
+            '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": "oops"}',
+            ["could not be read as a notebook"],
+        ),
+        (
+            "markdown_only.ipynb",
+            notebook({"cell_type": "markdown", "metadata": {}, "source": "hi"}),
+            ["has no code cells"],
+        ),
+    ],
+)
+def test_broken_inputs(tmp_path: Path, name: str, content: str | bytes, words: list[str]) -> None:
+    read = read_submission(write(tmp_path, name, content))
+    assert read.cells == ()
+    assert read.problem is not None
+    for word in words:
+        assert word in read.problem
+
+
+def test_unreadable_notebooks_say_how_to_fix_them(submission: Callable[[str], Path]) -> None:
+    read = read_submission(submission("truncated.ipynb"))
+    assert read.problem is not None
+    assert read.problem.endswith(FIX_NOTEBOOK)
+
+
+def test_missing_file_is_misuse(tmp_path: Path) -> None:
+    with pytest.raises(SubmissionNotFoundError) as info:
+        read_submission(tmp_path / "nope.ipynb")
+    assert info.value.exit_code == 2
+    assert info.value.message == f"no such file: {tmp_path / 'nope.ipynb'}"
+    assert "pass a .ipynb or .py file" in info.value.hint
+
+
+def test_folder_is_misuse(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedSubmissionError) as info:
+        read_submission(tmp_path)
+    assert info.value.exit_code == 2
+    assert "is not a file" in info.value.message
+
+
+# --- magics and shell escapes -------------------------------------------------------------
+
+
+def test_valid_python_is_never_rewritten(tmp_path: Path) -> None:
+    source = 'print("%d%%" % 3)\nx = "!not a shell escape"'
+    read = read_submission(write(tmp_path, "ok.ipynb", notebook(code(source))))
+    assert read.cells[0].source == source
+    assert read.notes == ()
+
+
+def test_line_magics_and_shell_escapes_become_pass_keeping_line_numbers() -> None:
+    source = (
+        "%matplotlib inline\nimport numpy as np\n!pip install numpy\n"
+        "for i in range(2):\n    %time f(i)\n"
+    )
+    rewritten, notes, skip = transform_cell(source)
+    assert not skip
+    assert rewritten.splitlines() == [
+        "pass",
+        "import numpy as np",
+        "pass",
+        "for i in range(2):",
+        "    f(i)",
+    ]
+    assert rewritten.endswith("\n")
+    compile(rewritten, "<cell>", "exec")
+    assert notes == [
+        "line magic `%matplotlib inline` not run (magics have no effect here)",
+        "shell command `!pip install numpy` not run (install packages beforehand)",
+        "%time ignored; its statement ran once",
+    ]
+
+
+def test_time_cell_magic_runs_its_body() -> None:
+    rewritten, notes, skip = transform_cell("%%time\ndef f():\n    return 1\n")
+    assert not skip
+    assert rewritten == "\ndef f():\n    return 1\n"
+    assert notes == ["%%time ignored; the cell's body ran as plain Python"]
+
+
+@pytest.mark.parametrize("magic", ["%%bash", "%%html", "%%writefile helper.py", "%%capture_x"])
+def test_other_cell_magics_are_skipped(magic: str) -> None:
+    rewritten, notes, skip = transform_cell(f"{magic}\necho hi\n")
+    assert skip
+    assert rewritten == ""
+    assert notes == [f"%%{magic[2:].split()[0]} cell not run (only Python cells are graded)"]
+
+
+def test_captured_shell_output_and_help_requests() -> None:
+    rewritten, notes, _ = transform_cell("files = !ls\nnp.where?\nx = 1")
+    assert rewritten.splitlines() == ["files = None", "pass", "x = 1"]
+    assert notes == ["`files = !ls` not run; files set to None", "help request `np.where?` not run"]
+
+
+def test_notes_name_their_cell(submission: Callable[[str], Path]) -> None:
+    read = read_submission(submission("correct_with_magics.ipynb"))
+    assert read.problem is None
+    assert "cell 3: shell command `!pip install numpy` not run (install packages beforehand)" in (
+        read.notes
+    )
+    # The %%bash cell (6) is dropped; the %%time cell (4) keeps its body.
+    assert [c.index for c in read.cells] == [2, 3, 4, 5]
+    assert read.cells[2].source.splitlines()[1] == "def leaky_relu_backward(dA, cache):"
