@@ -8,6 +8,7 @@ the inputs for hidden ones. Everything here runs on the trusted side only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -70,7 +71,9 @@ def format_value(value: Any) -> str:
     """An argument or result as feedback quotes it: small arrays in full, large ones by shape."""
     if isinstance(value, np.ndarray):
         if value.size <= INPUTS_SHOWN:
-            return np.array2string(value, precision=4, separator=", ")
+            # One line per array, so it stays aligned inside indented feedback.
+            text = np.array2string(value, precision=4, separator=", ")
+            return re.sub(r"\n\s*", " ", text)
         return f"array of shape {value.shape}"
     if isinstance(value, (float, np.floating)):
         return f"{float(value):.6g}"

@@ -1,12 +1,18 @@
-"""Render results for people and machines: JSON documents and the terminal report."""
+"""Render results for people and machines: JSON documents and the terminal report.
+
+The text report is what ``grader check`` prints (and what the in-notebook check shows
+outside Jupyter): one line per test, each failure's own message, then every mistake found
+once, with its explanation and smallest counterexample, then the score.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+import textwrap
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from grader.results import GradingResult
 
@@ -43,8 +49,56 @@ def wants_colour(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
-def render_text(result: GradingResult, *, colour: bool = False) -> str:
-    """A short report: one line per test, then the details of failures and the total."""
+LIKELY_MISTAKE = "Likely mistake ["  #: where scoring starts a diagnosis inside a test's output
+COUNTEREXAMPLE = "Smallest input that shows it:"
+VISIBLE_NOTE = "Visible tests only: the graded tests check the same ideas on more inputs."
+
+
+def failure_detail(output: str) -> list[str]:
+    """A failed test's own message: its output without the diagnosis blocks scoring appended.
+
+    The report shows each mistake once, in its own section, rather than under every test.
+    """
+    kept: list[str] = []
+    skipping = False
+    for line in output.splitlines():
+        if line.startswith((LIKELY_MISTAKE, COUNTEREXAMPLE)):
+            skipping = True
+        elif line.startswith("Note: "):
+            skipping = False
+        if not skipping and not line.startswith("Checks: "):
+            kept.append(line)
+    return kept
+
+
+def summary_lines(output: str) -> list[str]:
+    """The overall message without its "Mistakes found:" block (the report has its own)."""
+    kept: list[str] = []
+    in_mistakes = False
+    for line in output.splitlines():
+        if line == "Mistakes found:":
+            in_mistakes = True
+            continue
+        if in_mistakes and line.startswith(" "):
+            continue
+        in_mistakes = False
+        kept.append(line)
+    return kept
+
+
+def diagnosis_entries(result: GradingResult) -> list[dict[str, Any]]:
+    """The mistakes found, with explanation and counterexample, as ``api`` recorded them."""
+    entries = result.extra.get("diagnosis")
+    if not isinstance(entries, list):
+        return [
+            {"id": i, "title": "", "explanation": "", "counterexample": None}
+            for i in result.misconceptions
+        ]
+    return [e for e in entries if isinstance(e, dict)]
+
+
+def render_text(result: GradingResult, *, colour: bool = False, width: int = 88) -> str:
+    """The self-check report: one line per test, the failures, each mistake once, the score."""
 
     def paint(text: str, code: str) -> str:
         return f"{code}{text}{RESET}" if colour else text
@@ -59,11 +113,30 @@ def render_text(result: GradingResult, *, colour: bool = False) -> str:
         lines.append("")
         for test in failed:
             lines.append(paint(f"✗ {test.name}", RED))
-            lines.extend(f"    {line}" for line in test.output.splitlines())
+            lines.extend(f"    {line}" for line in failure_detail(test.output))
+            if test.misconceptions:
+                ids = ", ".join(f"[{i}]" for i in test.misconceptions)
+                lines.append(f"    {paint('→ likely mistake ' + ids + ' (below)', YELLOW)}")
+    entries = diagnosis_entries(result)
+    if entries:
+        lines.append("")
+        lines.append(paint("Mistakes found", BOLD))
+        for entry in entries:
+            lines.append(f"  {paint('[' + str(entry['id']) + ']', YELLOW)} {entry['title']}")
+            for paragraph in str(entry["explanation"]).splitlines():
+                lines.extend(
+                    textwrap.wrap(paragraph, width, initial_indent="    ", subsequent_indent="    ")
+                )
+            example = entry.get("counterexample")
+            if isinstance(example, dict):
+                lines.append(f"    {COUNTEREXAMPLE} {example.get('inputs', '')}")
+                lines.extend(f"      {line}" for line in example.get("outcome", []))
     lines.append("")
-    summary_lines = result.output.splitlines()
-    lines.append(paint(summary_lines[0], BOLD) if summary_lines else "")
-    lines.extend(summary_lines[1:])
+    summary = summary_lines(result.output)
+    lines.append(paint(summary[0], BOLD) if summary else "")
+    lines.extend(summary[1:])
+    if any(t.suite == "visible" for t in result.tests):
+        lines.append(paint(VISIBLE_NOTE, DIM))
     for warning in result.warnings:
         lines.append(paint(f"warning: {warning}", YELLOW))
     return "\n".join(lines) + "\n"

@@ -65,6 +65,8 @@ SCRUBBED_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
+    # Tells grader.check(fn) in a notebook's last cell that it is being graded: do nothing.
+    "GRADER_SANDBOX": "1",
 }
 
 _bwrap_probe: tuple[bool, str] | None = None
