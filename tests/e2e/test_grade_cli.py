@@ -427,3 +427,33 @@ def test_internal_error_still_writes_a_document(
     assert [t["visibility"] for t in document["tests"]] == ["visible", "hidden"]
     assert "simulated grader bug" in document["tests"][1]["output"]
     assert "simulated grader bug" not in document["tests"][0]["output"]
+
+
+# --- the bundled examples that `make grade` grades ----------------------------------------
+
+
+EXAMPLES = [
+    ("correct.ipynb", 100.0, []),
+    ("correct_script.py", 100.0, []),
+    ("messy_but_correct.ipynb", 100.0, []),  # magics, a missing course module, a NameError
+    ("chain_rule_missing.ipynb", 40.0, ["missing-chain-rule"]),
+    ("wrong_at_zero.ipynb", 80.0, ["wrong-at-zero"]),
+    ("mutates_dA.ipynb", 94.0, ["mutates-dA"]),
+    ("not_started.ipynb", 0.0, []),  # the template as handed out
+    ("broken.ipynb", 0.0, []),  # truncated JSON
+]
+
+
+def test_every_example_has_an_expected_score() -> None:
+    on_disk = {p.name for p in (REPO / "examples").iterdir() if p.suffix in {".ipynb", ".py"}}
+    assert on_disk == {name for name, _, _ in EXAMPLES}
+
+
+@pytest.mark.parametrize(("name", "score", "mistakes"), EXAMPLES)
+def test_examples(
+    validate_results: Callable[[Any], dict[str, Any]], name: str, score: float, mistakes: list[str]
+) -> None:
+    result = api.grade(REPO / "examples" / name, assignment=ASSIGNMENT)
+    document = validate_results(result)
+    assert document["score"] == score
+    assert document["extra_data"]["misconceptions"] == mistakes
