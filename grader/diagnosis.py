@@ -520,15 +520,21 @@ def _fresh(value: Any, pool: Sequence[float], rng: np.random.Generator) -> Any:
     return value
 
 
-def _slice_axes(value: Any, size: int, start: int, length: int) -> Any:
-    """Every axis of length ``size`` in every array cut to ``[start:start + length]``."""
+def _slice_axes(value: Any, size: int, start: int, length: int, axis: int | None = None) -> Any:
+    """Axes of length ``size`` (all, or only position ``axis``) cut to ``[start:start+length]``.
+
+    Axes are matched by length because arguments share dimensions (dA and Z, or the batch
+    size m of dZ and A_prev); a cut that breaks a shared dimension makes the reference fail,
+    which costs no call.
+    """
     if isinstance(value, np.ndarray):
         index = tuple(
-            slice(start, start + length) if n == size else slice(None) for n in value.shape
+            slice(start, start + length) if n == size and axis in (None, k) else slice(None)
+            for k, n in enumerate(value.shape)
         )
         return np.array(value[index], copy=True)
     if isinstance(value, (tuple, list)):
-        return type(value)(_slice_axes(v, size, start, length) for v in value)
+        return type(value)(_slice_axes(v, size, start, length, axis) for v in value)
     return value
 
 
@@ -540,13 +546,16 @@ def _flatten_vectors(value: Any) -> Any:
     return value
 
 
-def _window_starts(m: Misconception, record: CallRecord, size: int, length: int) -> list[int]:
+def _window_starts(
+    m: Misconception, record: CallRecord, size: int, length: int, axis: int | None = None
+) -> list[int]:
     """Where to cut an axis: first around elements ``m`` explains, then from the start."""
     starts: list[int] = []
     for mask in explained_mask(m, record):
         if mask is None or size not in mask.shape:
             continue
-        axis = mask.shape.index(size)
+        if axis is None or axis >= mask.ndim or mask.shape[axis] != size:
+            axis = mask.shape.index(size)
         others = tuple(k for k in range(mask.ndim) if k != axis)
         hits = np.nonzero(mask.any(axis=others) if others else mask)[0]
         starts.extend(min(int(i), size - length) for i in hits)
@@ -611,17 +620,22 @@ class _Search:
         return current
 
     def _smaller(self, current: CallRecord) -> CallRecord | None:
-        sizes = sorted({n for a in _arrays(current.args) for n in a.shape if n > 1}, reverse=True)
+        arrays = list(_arrays(current.args))
+        sizes = sorted({n for a in arrays for n in a.shape if n > 1}, reverse=True)
         for size in sizes:
+            # All axes of that length together, then (a square array) one position at a time.
+            positions = sorted({k for a in arrays for k, n in enumerate(a.shape) if n == size})
+            axes: list[int | None] = [None, *positions] if len(positions) > 1 else [None]
             for length in (1, 2):
                 if length >= size:
                     continue
-                for start in _window_starts(self.m, current, size, length):
-                    found = self.attempt(_slice_axes(current.args, size, start, length))
-                    if found is not None:
-                        return found
-                    if self.probe.stopped:
-                        return None
+                for axis in axes:
+                    for start in _window_starts(self.m, current, size, length, axis):
+                        found = self.attempt(_slice_axes(current.args, size, start, length, axis))
+                        if found is not None:
+                            return found
+                        if self.probe.stopped:
+                            return None
         arrays = list(_arrays(current.args))
         if arrays and all(a.ndim > 1 and sum(n > 1 for n in a.shape) <= 1 for a in arrays):
             return self.attempt(_flatten_vectors(current.args))
