@@ -7,6 +7,7 @@ EXAMPLES ?= examples
 EXAMPLES_ASSIGNMENT ?= leaky_relu_backward
 OUT ?= out
 PYTESTOPTS ?=
+BENCHOPTS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install grade test lint format typecheck check bench clean
@@ -50,7 +51,8 @@ typecheck: $(VENV)/.installed ## mypy --strict on the package
 check: lint typecheck test ## lint, typecheck and test
 
 bench: $(VENV)/.installed ## measure speed (see docs/benchmarks.md)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCHOPTS)
+	@if [ -f benchmarks/isolation.py ]; then $(BIN)/python benchmarks/isolation.py; fi
 
 clean: ## remove the venv and generated files
 	rm -rf $(VENV) $(OUT) .mypy_cache .ruff_cache .pytest_cache
