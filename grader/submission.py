@@ -89,14 +89,16 @@ def read_submission(path: Path) -> Submission:
             "Submit the .ipynb file itself (not a zip, PDF or screenshot).",
         )
     try:
-        text = data.decode("utf-8")
+        # utf-8-sig: Windows editors prepend a byte-order mark, which json and compile reject.
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return Submission(
             name, (), problem=f"{name} is not UTF-8 text (byte {exc.start}). {FIX_NOTEBOOK}"
         )
-    if path.suffix == ".py":
+    suffix = path.suffix.lower()  # HW3.IPYNB from a case-insensitive file system
+    if suffix == ".py":
         return _from_python(name, text)
-    if path.suffix != ".ipynb":
+    if suffix != ".ipynb":
         return Submission(
             name,
             (),

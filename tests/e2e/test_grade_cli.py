@@ -79,6 +79,7 @@ CORRECT = [
     "correct_script.py",  # a jupytext percent script using np.choose
     "correct_nbformat_v3.ipynb",  # saved by an old Jupyter (worksheets), upgraded to v4
     "correct_with_magics.ipynb",  # %%time solution cell, %matplotlib, !pip, %%bash, ...
+    "correct_utf8_bom.ipynb",  # starts with a UTF-8 byte-order mark (Windows editors)
 ]
 
 

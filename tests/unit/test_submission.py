@@ -76,6 +76,21 @@ def test_in_prompt_markers_split_too(tmp_path: Path) -> None:
     assert [c.source for c in read.cells] == ["# In[1]:\nx = 1\n\n", "# In[ ]:\ny = 2\n"]
 
 
+@pytest.mark.parametrize("name", ["bom.py", "BOM.PY"])
+def test_byte_order_mark_and_upper_case_suffix(tmp_path: Path, name: str) -> None:
+    read = read_submission(write(tmp_path, name, "\ufeffx = 1\n".encode()))
+    assert read.problem is None
+    assert [c.source for c in read.cells] == ["x = 1\n"]
+
+
+def test_notebook_with_byte_order_mark(submission: Callable[[str], Path]) -> None:
+    path = submission("correct_utf8_bom.ipynb")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    read = read_submission(path)
+    assert read.problem is None
+    assert [c.index for c in read.cells] == [2, 3, 4]
+
+
 def test_source_as_a_list_of_lines_is_joined(tmp_path: Path) -> None:
     path = write(tmp_path, "lines.ipynb", notebook(code(["x = 1\n", "y = 2"])))
     assert read_submission(path).cells[0].source == "x = 1\ny = 2"
