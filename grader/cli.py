@@ -131,9 +131,12 @@ def _release(args: argparse.Namespace) -> ExitCode:
 
 def _new(args: argparse.Namespace) -> ExitCode:
     made = new_assignment(args.name)
-    for path in made.files:
+    here = Path.cwd()
+    shown = [p.relative_to(here) if p.is_relative_to(here) else p for p in made.files]
+    for path in shown:
         print(f"created {path}")
-    print(f"next: grader grade {made.folder / 'template.ipynb'} --assignment {made.name}")
+    template = next(p for p in shown if p.name == "template.ipynb")
+    print(f"next: grader grade {template} --assignment {made.name}")
     return ExitCode.OK
 
 
