@@ -29,6 +29,7 @@ from grader.errors import SandboxUnavailableError
 from grader.results import GradingResult, TestResult
 from grader.sandbox import BackendChoice, Limits, LoadReport, Sandbox, SandboxInfo, StudentProcess
 from grader.sandbox import resolve_backend as _resolve_backend
+from grader.sandbox.redact import protected_lines, redact
 from grader.scoring import fail_all, missing_function_message, overall_message, score_tests
 from grader.submission import Submission, read_submission
 from grader.suite import SuiteName, SuiteRunner, TestCase, collect_tests, import_file
@@ -126,7 +127,9 @@ def grade_submission(
                 results = score_tests(outcomes, diagnosis, prepared.catalogue, examples)
         finally:
             process.close()
-        output_excerpt = process.captured_output
+        # Under the fallback a submission can read (and print) the hidden tests and reference.
+        protected = protected_lines([assignment.hidden_tests, assignment.reference])
+        output_excerpt = redact(process.captured_output, protected)
     score = sum(r.score for r in results)
     max_score = sum(r.max_score for r in results)
     extra: dict[str, object] = {"suite": suite}

@@ -11,6 +11,8 @@ Usage (by ``parent.py`` only): ``python child.py REQUEST_FD RESPONSE_FD LIMITS_J
 from __future__ import annotations
 
 import builtins
+import contextlib
+import ctypes
 import json
 import linecache
 import os
@@ -33,6 +35,24 @@ except ImportError:  # run as a script inside the sandbox, next to a copy of pro
 EVALUE_CAP = 500  # characters of an exception message sent back
 TRACEBACK_FRAMES = 8  # frames of student code kept in a traceback
 SEED = 0  # same submission, same score: seeded before any cell runs
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+CAPABILITY_VERSION_3 = 0x20080522
+CAP_DAC_READ_SEARCH = 2
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
 
 
 class SoftTimeoutError(BaseException):
@@ -41,6 +61,27 @@ class SoftTimeoutError(BaseException):
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
     raise SoftTimeoutError
+
+
+def _drop_privileges(uid: int, keep_read_all: bool) -> None:
+    """Become ``uid`` (nobody): no signals to the grader, no writes to its files, NPROC counts.
+
+    ``keep_read_all`` keeps CAP_DAC_READ_SEARCH alone, for an interpreter installed under a
+    home folder nobody may enter (e.g. /root/.pyenv): imports keep working, writes do not.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if keep_read_all:
+        libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if keep_read_all:
+        header = _CapHeader(CAPABILITY_VERSION_3, 0)
+        data = (_CapData * 2)()
+        data[0].effective = data[0].permitted = 1 << CAP_DAC_READ_SEARCH
+        if libc.capset(ctypes.byref(header), data) != 0:
+            raise OSError(ctypes.get_errno(), "capset failed")
+        libc.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
 
 
 def apply_limits(limits: dict[str, Any]) -> None:
@@ -54,15 +95,78 @@ def apply_limits(limits: dict[str, Any]) -> None:
     }
     uid = limits.get("drop_to_uid")
     if isinstance(uid, int) and os.getuid() == 0:
-        # Root ignores RLIMIT_NPROC and can read every file: become an unprivileged user.
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
+        _drop_privileges(uid, bool(limits.get("keep_read_all")))
+    # No setuid binary may hand the submission its privileges back.
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     for key, which in table.items():
         value = limits.get(key)
         if isinstance(value, int) and value > 0:
             resource.setrlimit(which, (value, value))
+
+
+def _live_children() -> list[int]:
+    """Processes whose parent is this one (adopted orphans included), zombies excluded."""
+    me = os.getpid()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == me and fields[0] not in (b"Z", b"X"):
+            found.append(int(name))
+    return found
+
+
+def _end_leftovers() -> None:
+    """Kill and reap everything still below this process (bounded: a few seconds at most)."""
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        while True:  # reap whatever already died
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                break
+        children = _live_children()
+        for pid in children:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.005)
+
+
+def supervise(main_pid: int) -> None:
+    """The trusted half of the fallback: outlive the submission, then end its whole tree.
+
+    It is the submission's parent (so ``os.kill(os.getppid(), 9)`` misses the grader) and a
+    child subreaper (so daemons that ``setsid`` and double-fork stay below it). When the
+    submission's main process ends, everything it left behind is killed and this process
+    exits the same way, so the grader sees the real status (a segfault stays a segfault).
+    """
+    status = 0
+    while True:
+        try:
+            pid, wait_status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid == main_pid:
+            status = wait_status
+            break
+    _end_leftovers()
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL/SIGSTOP cannot be reset
+            signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
 
 
 def _student_frames(tb: TracebackType | None) -> list[dict[str, Any]]:
@@ -218,6 +322,17 @@ class Child:
 def main(argv: list[str]) -> None:
     request_fd, response_fd = int(argv[1]), int(argv[2])
     limits = json.loads(argv[3])
+    if limits.get("supervise"):
+        # Without bwrap's PID namespace, a trusted parent inside the run takes init's role.
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        pid = os.fork()
+        if pid:
+            os.close(request_fd)
+            os.close(response_fd)
+            supervise(pid)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     apply_limits(limits)
     random.seed(SEED)
     np.random.seed(SEED)

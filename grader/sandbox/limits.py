@@ -17,8 +17,8 @@ class Limits:
     test_timeout: float = 5.0  #: wall seconds for one call of the student's function
     kill_grace: float = 1.0  #: extra seconds before a process that ignores its alarm is killed
     cpu_seconds: int = 60  #: RLIMIT_CPU for the whole process
-    memory_bytes: int = 2048 * MIB  #: RLIMIT_AS (address space)
-    processes: int = 64  #: RLIMIT_NPROC
+    memory_bytes: int = 2048 * MIB  #: RLIMIT_AS per process, and the tree's cgroup memory limit
+    processes: int = 64  #: RLIMIT_NPROC, and the tree's cgroup pids.max (threads count too)
     file_size_bytes: int = 16 * MIB  #: RLIMIT_FSIZE: largest file the submission may write
     open_files: int = 256  #: RLIMIT_NOFILE
     output_bytes: int = 64 * 1024  #: stdout+stderr kept; the rest is counted and dropped
@@ -37,7 +37,7 @@ class Limits:
         }
         return replace(self, **converted)
 
-    def for_child(self, drop_to_uid: int | None) -> dict[str, Any]:
+    def for_child(self) -> dict[str, Any]:
         """The part of the limits the child applies to itself with setrlimit."""
         return {
             "memory_bytes": self.memory_bytes,
@@ -45,5 +45,4 @@ class Limits:
             "file_size_bytes": self.file_size_bytes,
             "processes": self.processes,
             "open_files": self.open_files,
-            "drop_to_uid": drop_to_uid,
         }

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from grader.sandbox import protocol
+from grader.sandbox.cgroup import RunCgroup, create_run_cgroup
 from grader.sandbox.limits import Limits
 from grader.sandbox.outcomes import (
     CallOutcome,
@@ -45,9 +46,16 @@ Backend = Literal["bwrap", "none"]
 BackendChoice = Literal["auto", "bwrap", "none"]
 
 NOBODY_UID = 65534
+# -E ignores PYTHON* variables (PYTHONUNBUFFERED too), so -u: output still in a buffer
+# when the child is SIGKILLed would be lost, and with it the student's prints.
+PYTHON_FLAGS = ("-E", "-s", "-B", "-u")
 CHILD_SOURCES = ("child.py", "protocol.py")
 SANDBOX_ROOT = "/sandbox"
-SANDBOX_TMP = "/tmp"  # noqa: S108 -- a private tmpfs inside the bwrap namespace  # where the runtime folder appears inside bwrap
+SANDBOX_TMP = "/tmp"  # noqa: S108 -- a private tmpfs inside the bwrap namespace
+# Processes of a run that are the grader's, not the submission's: bwrap's two processes and
+# the fallback's supervisor. The cgroup's pids.max is ``processes`` plus these.
+OWN_PROCESSES = 3
+KILL_TIMEOUT = 5.0  # seconds to wait for a killed tree to be gone before reporting it
 FALLBACK_WARNING = (
     "bubblewrap (bwrap) is not available, so the submission ran without OS isolation "
     "(a separate process with resource limits only): it could read files this user can read. "
@@ -156,6 +164,36 @@ def _world_traversable(path: str) -> bool:
     return True
 
 
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) of every live (not zombie) process."""
+    table: dict[int, tuple[int, int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[0] not in (b"Z", b"X"):
+            table[int(name)] = (int(fields[1]), int(fields[2]))
+    return table
+
+
+def tree_pids(root: int) -> set[int]:
+    """Live processes below ``root`` (by parent links) or in its process group; not root."""
+    table = _process_table()
+    found = {pid for pid, (_, group) in table.items() if group == root and pid != root}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _) in table.items():
+            if ppid == parent and pid not in found and pid != root:
+                found.add(pid)
+                frontier.append(pid)
+    return found
+
+
 class _Output:
     """Drains the child's stdout+stderr on a thread, keeping the first ``cap`` bytes."""
 
@@ -184,7 +222,10 @@ class _Output:
     def text(self) -> str:
         body = bytes(self.kept).decode("utf-8", errors="replace")
         if self.total > len(self.kept):
-            body += f"\n[... {self.total - len(self.kept)} more bytes of output not kept]"
+            # First, so that any later truncation of the excerpt keeps it.
+            dropped = self.total - len(self.kept)
+            kept = len(self.kept)
+            body = f"[output capped: the first {kept} bytes kept, {dropped} more dropped]\n{body}"
         return body
 
 
@@ -256,8 +297,10 @@ def _text(value: Any, cap: int = 500) -> str:
     return str(value)[:cap] if value is not None else ""
 
 
-def describe_exit(returncode: int | None) -> str:
+def describe_exit(returncode: int | None, *, out_of_memory: bool = False) -> str:
     """A student-facing sentence for how the process ended."""
+    if out_of_memory:
+        return "the process ran out of memory and was killed (its memory limit was reached)"
     if returncode is None:
         return "the process stopped responding"
     if returncode < 0:
@@ -291,6 +334,7 @@ class StudentProcess:
         *,
         backend: Backend,
         limits: Limits,
+        use_cgroup: bool = True,
     ) -> None:
         self.cells = [{"index": index, "source": source} for index, source in cells]
         self.functions = list(functions)
@@ -301,6 +345,12 @@ class StudentProcess:
         self.output: _Output | None = None
         self.reader: _DeadlineReader | None = None
         self.request_fd = -1
+        self.cgroup: RunCgroup | None = None
+        self.use_cgroup = use_cgroup
+        #: set when some process of a killed tree could not be confirmed dead
+        self.survivors: set[int] = set()
+        self.oom_kills = 0  #: processes the kernel killed at the cgroup's memory limit
+        self.last_exit_oom = False
         self.runtime = Path(tempfile.mkdtemp(prefix="grader-run-"))
         self._prepare_runtime()
 
@@ -317,15 +367,21 @@ class StudentProcess:
         work.mkdir()
         os.chmod(work, 0o777)  # noqa: S103 -- the child's scratch folder, private to this run
 
-    def _drop_uid(self) -> int | None:
-        if self.backend != "none" or os.getuid() != 0:
-            return None
-        # Dropping to nobody only works if nobody can still reach the interpreter.
-        needed = [*_runtime_paths(), str(self.runtime)]
-        return NOBODY_UID if all(_world_traversable(p) for p in needed) else None
+    def _child_settings(self) -> dict[str, Any]:
+        settings = self.limits.for_child()
+        # bwrap's PID 1 already reaps, outlives and ends the tree; the fallback needs its own.
+        settings["supervise"] = self.backend == "none"
+        if self.backend == "none" and os.getuid() == 0:
+            # As root the submission could kill the grader, rewrite its files and ignore
+            # RLIMIT_NPROC: it runs as nobody instead. Where nobody cannot reach the
+            # interpreter (a 0700 home), it keeps the right to read files, and no other.
+            settings["drop_to_uid"] = NOBODY_UID
+            needed = [*_runtime_paths(), str(self.runtime)]
+            settings["keep_read_all"] = not all(_world_traversable(p) for p in needed)
+        return settings
 
     def _command(self, request_r: int, response_w: int) -> tuple[list[str], str]:
-        limits = json.dumps(self.limits.for_child(self._drop_uid()))
+        limits = json.dumps(self._child_settings())
         python = sys.executable
         if self.backend == "bwrap":
             bwrap = shutil.which("bwrap") or "bwrap"
@@ -340,9 +396,7 @@ class StudentProcess:
             return [
                 *args,
                 python,
-                "-E",
-                "-s",
-                "-B",
+                *PYTHON_FLAGS,
                 script,
                 str(request_r),
                 str(response_w),
@@ -350,13 +404,18 @@ class StudentProcess:
             ], "/"
         script = str(self.runtime / "child.py")
         work = str(self.runtime / "work")
-        return [python, "-E", "-s", "-B", script, str(request_r), str(response_w), limits], work
+        return [python, *PYTHON_FLAGS, script, str(request_r), str(response_w), limits], work
 
     def _start(self) -> None:
         request_r, request_w = os.pipe()
         response_r, response_w = os.pipe()
         command, cwd = self._command(request_r, response_w)
-        env = dict(SCRUBBED_ENV, HOME=cwd if self.backend == "none" else SANDBOX_TMP)
+        home = cwd if self.backend == "none" else SANDBOX_TMP
+        env = dict(SCRUBBED_ENV, HOME=home, TMPDIR=home)
+        if self.use_cgroup:
+            self.cgroup = create_run_cgroup(
+                self.limits.processes + OWN_PROCESSES, self.limits.memory_bytes
+            )
         try:
             self.proc = subprocess.Popen(
                 command,
@@ -367,6 +426,8 @@ class StudentProcess:
                 cwd=cwd,
                 env=env,
                 start_new_session=True,  # its own process group: killed as one
+                # Joins the run's cgroup before exec: every descendant is born inside it.
+                preexec_fn=self.cgroup.enter if self.cgroup else None,
             )
         finally:
             os.close(request_r)
@@ -376,16 +437,41 @@ class StudentProcess:
         self.output = _Output(self.proc.stdout, self.limits.output_bytes)
 
     def kill(self) -> int | None:
-        """SIGKILL the child's process group (and with bwrap its PID namespace); reap it."""
+        """SIGKILL every process of the run and wait until all are gone; reap the child.
+
+        Order matters without a cgroup: the processes below the child go first, while the
+        child (bwrap, or the fallback's subreaper) still holds the orphans as descendants.
+        """
         proc = self.proc
         if proc is None:
             return None
+        deadline = time.monotonic() + KILL_TIMEOUT
+        if self.cgroup is not None and not self.cgroup.kill_all(KILL_TIMEOUT):
+            self.survivors |= self.cgroup.pids()
+        while time.monotonic() < deadline:
+            below = tree_pids(proc.pid) if proc.poll() is None else set()
+            if not below:
+                break
+            for pid in below:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.005)
+        # proc.pid cannot have been reused: it is not reaped until wait() below.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(proc.pid, signal.SIGKILL)
         try:
-            returncode: int | None = proc.wait(timeout=5)
+            returncode: int | None = proc.wait(timeout=KILL_TIMEOUT)
         except subprocess.TimeoutExpired:
             returncode = None
+            self.survivors.add(proc.pid)
+        if self.cgroup is not None:
+            if not self.cgroup.kill_all(KILL_TIMEOUT):
+                self.survivors |= self.cgroup.pids()
+            self.oom_kills += self.cgroup.oom_kills()
+            self.cgroup.remove()
+            self.cgroup = None
         if self.output is not None:
             self.output.thread.join(timeout=1)
         for fd in (self.request_fd, self.reader.fd if self.reader else -1):
@@ -395,6 +481,12 @@ class StudentProcess:
         self.proc = None
         self.request_fd = -1
         self.reader = None
+        return self._signal_status(returncode)
+
+    def _signal_status(self, returncode: int | None) -> int | None:
+        # bwrap reports a child killed by signal N as exit status 128 + N, as shells do.
+        if self.backend == "bwrap" and returncode is not None and 128 < returncode < 160:
+            return -(returncode - 128)
         return returncode
 
     def _exit_status(self) -> int | None:
@@ -406,8 +498,15 @@ class StudentProcess:
             status: int | None = proc.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
             status = None
+        before = self.oom_kills
         self.kill()
-        return status
+        self.last_exit_oom = self.oom_kills > before
+        return self._signal_status(status)
+
+    def _death(self) -> str:
+        """How a child that stopped answering died, for students; it is dead afterwards."""
+        status = self._exit_status()
+        return describe_exit(status, out_of_memory=self.last_exit_oom)
 
     def close(self) -> None:
         """Kill everything the submission started and remove the runtime folder."""
@@ -448,12 +547,12 @@ class StudentProcess:
         current_cell: int | None = None
         done: list[CellRun] = []
         if not self._send(request):
-            return self._load_failed(done, describe_exit(self._exit_status()))
+            return self._load_failed(done, self._death())
         while self.reader is not None:
             try:
                 frame = self.reader.read(deadline)
             except protocol.ProtocolError:
-                reason = describe_exit(self._exit_status())
+                reason = self._death()
                 where = f" while running cell {current_cell}" if current_cell else ""
                 return self._load_failed(done, reason + where)
             if frame is None:
@@ -547,15 +646,15 @@ class StudentProcess:
         header = {"op": "call", "function": function, "args": encoded, "timeout": soft}
         started = time.monotonic()
         if not self._send(header, blobs):
-            return Crashed(describe_exit(self._exit_status()))
+            return Crashed(self._death())
         if self.reader is None:
             return Crashed("the process went away")
         try:
             frame = self.reader.read(started + soft + self.limits.kill_grace)
         except protocol.ProtocolError as exc:
-            status = self._exit_status()
+            death = self._death()
             if "exited" in str(exc):
-                return Crashed(describe_exit(status))
+                return Crashed(death)
             return Crashed(f"the process broke the grading protocol ({exc})")
         if frame is None:
             self.kill()

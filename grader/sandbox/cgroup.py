@@ -1,0 +1,195 @@
+"""Per-run cgroups: a hard bound on the processes and memory of a submission's whole tree.
+
+rlimits are per process (RLIMIT_AS) or per user (RLIMIT_NPROC, which root and a user
+namespace owned by root ignore), so neither bounds a fork bomb or a tree of processes.
+Where this user may create cgroups below its own (cgroup v1 ``pids``/``memory`` hierarchies,
+or a v2 group whose ``cgroup.subtree_control`` delegates them), each run gets a fresh group:
+``pids.max`` bounds the tree, the memory limit covers all of it, and ``cgroup.procs`` lists
+every process however it daemonised itself, so the parent can kill all of them.
+
+The child joins before ``exec`` (``enter``, run as ``preexec_fn``), so every process the
+submission ever starts is born inside the group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CONTROLLERS = ("pids", "memory")
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A directory where this process may create child cgroups for some controllers."""
+
+    directory: Path
+    controllers: tuple[str, ...]
+    version: int
+
+
+def _own_paths() -> dict[str, str]:
+    """Controller name ("" for the v2 hierarchy) -> this process's cgroup path."""
+    paths: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, names, path = line.split(":", 2)
+            for name in names.split(",") if names else [""]:
+                paths[name] = path
+    return paths
+
+
+def _writable_dir(candidates: list[Path]) -> Path | None:
+    for directory in candidates:
+        if (directory / "cgroup.procs").is_file() and os.access(directory, os.W_OK):
+            return directory
+    return None
+
+
+def find_places() -> list[_Place]:
+    """Where this process may create groups: v1 per controller, or one delegated v2 group."""
+    own = _own_paths()
+    places: list[_Place] = []
+    for name in CONTROLLERS:
+        mount = CGROUP_ROOT / name
+        if name in own and mount.is_dir():
+            # In a container the mount may already be our own subtree: try both.
+            found = _writable_dir([mount / own[name].lstrip("/"), mount])
+            if found is not None:
+                places.append(_Place(found, (name,), 1))
+    if not places and "" in own and (CGROUP_ROOT / "cgroup.controllers").is_file():
+        found = _writable_dir([CGROUP_ROOT / own[""].lstrip("/")])
+        if found is not None:
+            with contextlib.suppress(OSError):
+                delegated = (found / "cgroup.subtree_control").read_text().split()
+                usable = tuple(c for c in CONTROLLERS if c in delegated)
+                if usable:
+                    places.append(_Place(found, usable, 2))
+    return places
+
+
+class RunCgroup:
+    """The cgroup(s) of one run: created with limits, entered by the child, emptied, removed."""
+
+    def __init__(self, places: list[_Place], *, processes: int, memory_bytes: int) -> None:
+        self.directories: list[Path] = []
+        self.version = places[0].version if places else 0
+        name = f"grader-{os.getpid()}-{next(_counter)}"
+        try:
+            for place in places:
+                directory = place.directory / name
+                directory.mkdir()
+                self.directories.append(directory)
+                if "pids" in place.controllers:
+                    (directory / "pids.max").write_text(str(processes))
+                if "memory" in place.controllers:
+                    limit_file = "memory.limit_in_bytes" if place.version == 1 else "memory.max"
+                    (directory / limit_file).write_text(str(memory_bytes))
+                    if place.version == 2:
+                        # No swap either, or the limit would only slow a hog down.
+                        with contextlib.suppress(OSError):
+                            (directory / "memory.swap.max").write_text("0")
+        except OSError:
+            self.remove()
+            raise
+        self.controllers = tuple(c for p in places for c in p.controllers)
+        # Encoded now: enter() runs between fork and exec, where little else is safe.
+        self._procs_files = [str(d / "cgroup.procs").encode() for d in self.directories]
+
+    def enter(self) -> None:
+        """Move the calling process into every group ("0" means "me" to the kernel)."""
+        for path in self._procs_files:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+
+    def pids(self) -> set[int]:
+        """Every process still in the group(s)."""
+        found: set[int] = set()
+        for directory in self.directories:
+            with contextlib.suppress(OSError):
+                found.update(int(p) for p in (directory / "cgroup.procs").read_text().split())
+        return found
+
+    def kill_all(self, timeout: float = 5.0) -> bool:
+        """SIGKILL every process in the group until none is left; False if some survived."""
+        deadline = time.monotonic() + timeout
+        for directory in self.directories:
+            # v2 kills the whole group atomically, so even a fork bomb cannot race it.
+            with contextlib.suppress(OSError):
+                (directory / "cgroup.kill").write_text("1")
+        while True:
+            pids = self.pids()
+            if not pids:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.005)
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel killed for exceeding the memory limit."""
+        for directory in self.directories:
+            for name in ("memory.oom_control", "memory.events"):
+                with contextlib.suppress(OSError):
+                    for line in (directory / name).read_text().splitlines():
+                        key, _, value = line.partition(" ")
+                        if key == "oom_kill":
+                            return int(value)
+        return 0
+
+    def remove(self) -> None:
+        """Delete the (empty) groups; retried briefly because exiting tasks linger a moment."""
+        for directory in self.directories:
+            for _ in range(50):
+                try:
+                    directory.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+        self.directories = []
+        self._procs_files = []
+
+
+_places: list[_Place] | None = None
+
+
+def cgroup_problem() -> str | None:
+    """Why no per-run cgroup can be made here, or None when a trial group worked (cached)."""
+    global _places
+    if _places is None:
+        places = find_places()
+        try:
+            RunCgroup(places, processes=8, memory_bytes=64 * 1024 * 1024).remove()
+        except OSError:
+            places = []
+        _places = places
+    if not _places:
+        return (
+            "no writable cgroup (pids/memory) below this process's own: the number of "
+            "processes is bounded by RLIMIT_NPROC only (ignored for root), memory per process"
+        )
+    return None
+
+
+def create_run_cgroup(processes: int, memory_bytes: int) -> RunCgroup | None:
+    """A fresh group for one run, or None where cgroups are not usable."""
+    if cgroup_problem() is not None or not _places:
+        return None
+    try:
+        return RunCgroup(_places, processes=processes, memory_bytes=memory_bytes)
+    except OSError:
+        return None
