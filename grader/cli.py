@@ -82,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
 def _grade(args: argparse.Namespace) -> ExitCode:
     try:
         result = api.grade(args.submission, assignment=args.assignment, sandbox=args.sandbox)
-    except GraderError:
+    except GraderError as exc:
+        if exc.exit_code == ExitCode.INTERNAL_ERROR:  # a broken assignment folder, not misuse
+            _emit(api.internal_failure(args.submission, args.assignment, exc), args.out)
         raise
     except Exception as exc:
         # Principle: a results document is always written, even when the grader fails.

@@ -383,6 +383,16 @@ def test_cli_grade_misuse_exits_2_with_error_and_hint(
     assert not out.exists()
 
 
+def one_assignment_course(tmp_path: Path) -> Path:
+    """A course folder (for GRADER_COURSE_DIR) holding only this assignment and its reference."""
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "assignments" / ASSIGNMENT, course / "assignments" / ASSIGNMENT)
+    reference = f"reference/{ASSIGNMENT}.py"
+    (course / "reference").mkdir()
+    shutil.copyfile(REPO / reference, course / reference)
+    return course
+
+
 def test_cli_grade_without_assignment_when_only_one_exists(
     submission: Callable[[str], Path], tmp_path: Path
 ) -> None:
@@ -391,11 +401,7 @@ def test_cli_grade_without_assignment_when_only_one_exists(
     Pinned to a one-assignment course folder (GRADER_COURSE_DIR) so it keeps meaning that
     as the repository gains assignments; adapt it if that rule changes.
     """
-    course = tmp_path / "course"
-    shutil.copytree(REPO / "assignments" / ASSIGNMENT, course / "assignments" / ASSIGNMENT)
-    reference = f"reference/{ASSIGNMENT}.py"
-    (course / "reference").mkdir()
-    shutil.copyfile(REPO / reference, course / reference)
+    course = one_assignment_course(tmp_path)
     out = tmp_path / "results.json"
     env = {**os.environ, "GRADER_COURSE_DIR": str(course)}
     proc = run_grader("grade", submission("chain_rule_missing.ipynb"), "--out", out, env=env)
@@ -458,3 +464,26 @@ def test_examples(
     document = validate_results(result)
     assert document["score"] == score
     assert document["extra_data"]["misconceptions"] == mistakes
+
+
+def test_broken_assignment_exits_3_and_still_writes_a_document(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    submission: Callable[[str], Path],
+    validate_results: Callable[[Any], dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    """An instructor's hidden suite that does not import: exit 3, error + hint, a document."""
+    course = one_assignment_course(tmp_path)
+    (course / "assignments" / ASSIGNMENT / "test_hidden.py").write_text("import no_such_module\n")
+    monkeypatch.setenv("GRADER_COURSE_DIR", str(course))
+    out = tmp_path / "results.json"
+    argv = ["grade", str(submission("correct_where.ipynb")), "--assignment", ASSIGNMENT]
+    code = cli.main([*argv, "--out", str(out)])
+    assert code == cli.ExitCode.INTERNAL_ERROR
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("error: ")
+    assert "test_hidden.py failed to import: ModuleNotFoundError" in lines[0]
+    assert lines[1].startswith("  hint: ")
+    document = validate_results(json.loads(out.read_text()))
+    assert document["tests"][0]["name"] == "Autograder failed"
