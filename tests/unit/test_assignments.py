@@ -195,7 +195,7 @@ def test_cli_list_prints_one_assignment_per_line_name_first(
 # --- the assignments as data ---------------------------------------------------------------
 
 #: the assignments of issue 7; each has fixtures under tests/fixtures/<name>/
-NEW_ASSIGNMENTS = ("relu_backward", "sigmoid_backward")
+NEW_ASSIGNMENTS = ("relu_backward", "sigmoid_backward", "linear_backward")
 
 
 def test_every_new_assignment_is_listed() -> None:
@@ -280,6 +280,39 @@ def test_sigmoid_reference_matches_finite_differences() -> None:
     G = rng.standard_normal(Z.shape)
     expected = numerical_gradient(lambda z: float(np.sum(G * module.sigmoid(z))), Z, 1e-5)
     np.testing.assert_allclose(module.sigmoid_backward(G, Z), expected, rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize(("n", "n_prev", "m"), [(3, 4, 5), (1, 2, 1), (4, 4, 4)])
+def test_linear_reference_matches_finite_differences(n: int, n_prev: int, m: int) -> None:
+    """With L = Σ dZ ⊙ Z over the batch: dA_prev = ∂L/∂A_prev, dW = ∂L/∂W / m, db = ∂L/∂b / m.
+
+    dW and db are gradients of the cost averaged over the m examples; dA_prev is each
+    example's own gradient, which the sum gives column by column.
+    """
+    module = reference("linear_backward")
+    rng = np.random.default_rng(703 + n + n_prev + m)
+    A_prev, W, b = (
+        rng.standard_normal((n_prev, m)),
+        rng.standard_normal((n, n_prev)),
+        rng.standard_normal((n, 1)),
+    )
+    dZ = rng.standard_normal((n, m))
+
+    def loss(a_prev: np.ndarray, w: np.ndarray, bias: np.ndarray) -> float:
+        return float(np.sum(dZ * module.linear_forward(a_prev, w, bias)))
+
+    dA_prev, dW, db = module.linear_backward(dZ.copy(), (A_prev.copy(), W.copy(), b.copy()))
+    h = 1e-6
+    numeric = (
+        numerical_gradient(lambda x: loss(x, W, b), A_prev.copy(), h),
+        numerical_gradient(lambda x: loss(A_prev, x, b), W.copy(), h) / m,
+        numerical_gradient(lambda x: loss(A_prev, W, x), b.copy(), h) / m,
+    )
+    for name, got, expected in zip(
+        ("dA_prev", "dW", "db"), (dA_prev, dW, db), numeric, strict=True
+    ):
+        assert got.shape == expected.shape, name
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8, err_msg=name)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
