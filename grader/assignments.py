@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -109,7 +110,7 @@ def resolve_assignment(
         available = list_assignments(course_dir)
         if len(available) > 1:
             raise AmbiguousAssignmentError(
-                f"several assignments exist and {submission} does not say which one it is for",
+                f"several assignments exist and none is named by {submission}",
                 f"pass --assignment NAME, one of: {', '.join(available)}. (Notebooks made from "
                 "a template name their assignment in their metadata; a .py file can start "
                 f"with the line `{PY_ASSIGNMENT_COMMENT}`.)",
@@ -121,6 +122,26 @@ def resolve_assignment(
             "pass --assignment NAME to choose one (see `grader list`)",
         )
     return named
+
+
+def resolve_common_assignment(
+    requested: str | None,
+    named: Iterable[str | None],
+    course_dir: Path | None = None,
+    *,
+    submissions: str = "the submissions",
+) -> str:
+    """One assignment for many files (``batch``): as ``resolve_assignment``, where the files
+    may name one assignment between them (files that name none go with it), never two."""
+    if requested is not None:
+        return resolve_name(requested, course_dir)
+    names = sorted({n for n in named if n is not None})
+    if len(names) > 1:
+        raise AmbiguousAssignmentError(
+            f"{submissions} name different assignments: {', '.join(names)}",
+            "grade one assignment at a time: pass --assignment NAME (or split the folder)",
+        )
+    return resolve_assignment(None, names[0] if names else None, course_dir, submission=submissions)
 
 
 def mismatch_note(named: str | None, used: str) -> str | None:

@@ -25,6 +25,7 @@ from grader.assignments import (
     load_assignment,
     mismatch_note,
     resolve_assignment,
+    resolve_common_assignment,
 )
 from grader.diagnosis import CallRecord, Misconception, diagnose
 from grader.errors import AmbiguousAssignmentError, UnknownAssignmentError
@@ -137,7 +138,7 @@ def test_ambiguity_is_a_usage_error_listing_the_names(tmp_path: Path) -> None:
         resolve_assignment(None, None, course, submission="hw.py")
     error = caught.value
     assert error.exit_code == 2
-    assert error.message == "several assignments exist and hw.py does not say which one it is for"
+    assert error.message == "several assignments exist and none is named by hw.py"
     assert error.hint.startswith("pass --assignment NAME, one of: a_one, b_two.")
     assert "# grader: assignment=NAME" in error.hint
 
@@ -152,6 +153,32 @@ def test_unknown_assignment_is_a_usage_error(
     assert caught.value.exit_code == 2
     assert "'nope'" in caught.value.message
     assert "grader list" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("requested", "named", "chosen"),
+    [
+        ("a", ["b", "b"], "a"),
+        (None, ["b", None, "b"], "b"),
+        (None, [None, None], None),
+        (None, ["a", "b"], None),
+    ],
+    ids=["requested-wins", "files-agree", "none-named", "files-disagree"],
+)
+def test_one_assignment_for_a_batch(
+    tmp_path: Path, requested: str | None, named: list[str | None], chosen: str | None
+) -> None:
+    course = make_course(tmp_path, "a", "b")
+    if chosen is not None:
+        assert resolve_common_assignment(requested, named, course) == chosen
+        return
+    with pytest.raises(AmbiguousAssignmentError) as caught:
+        resolve_common_assignment(requested, named, course, submissions="the files in class/")
+    assert caught.value.message == (
+        "the files in class/ name different assignments: a, b"
+        if any(named)
+        else "several assignments exist and none is named by the files in class/"
+    )
 
 
 def test_mismatch_note_only_when_the_file_names_another_assignment() -> None:
@@ -176,7 +203,7 @@ def test_cli_ambiguity_exits_2_and_lists_the_names(
     assert cli.main([command, str(path)]) == cli.ExitCode.USAGE_ERROR
     err = capsys.readouterr().err
     assert err.startswith(
-        "error: several assignments exist and hw.py does not say which one it is for\n"
+        "error: several assignments exist and none is named by hw.py\n"
         "  hint: pass --assignment NAME, one of: a, b."
     )
 
