@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from grader.sandbox import protocol
-from grader.sandbox.cgroup import RunCgroup, create_run_cgroup
+from grader.sandbox.cgroup import RunCgroup, cgroup_problem, create_run_cgroup
 from grader.sandbox.limits import Limits
 from grader.sandbox.outcomes import (
     CallOutcome,
@@ -60,6 +60,11 @@ FALLBACK_WARNING = (
     "bubblewrap (bwrap) is not available, so the submission ran without OS isolation "
     "(a separate process with resource limits only): it could read files this user can read. "
     "Install the 'bubblewrap' package for full isolation."
+)
+NO_PROCESS_BOUND_WARNING = (
+    "no writable cgroup was found, and bwrap started by root cannot limit the number of "
+    "processes (RLIMIT_NPROC does not apply to root): a fork bomb is stopped only by the "
+    "time limits. Run the grader as a normal user, or where cgroups are writable."
 )
 SCRUBBED_ENV = {
     "PATH": "/usr/bin:/bin",
@@ -106,12 +111,13 @@ def resolve_backend(choice: BackendChoice) -> SandboxInfo:
     if choice == "none":
         return SandboxInfo("none", (FALLBACK_WARNING,))
     problem = bwrap_problem()
-    if choice == "bwrap":
-        if problem:
-            raise ValueError(problem)
-        return SandboxInfo("bwrap")
+    if choice == "bwrap" and problem:
+        raise ValueError(problem)
     if problem:
         return SandboxInfo("none", (FALLBACK_WARNING, problem))
+    if os.getuid() == 0 and cgroup_problem():
+        # bwrap run by root maps the submission to root outside: RLIMIT_NPROC does not bind.
+        return SandboxInfo("bwrap", (NO_PROCESS_BOUND_WARNING,))
     return SandboxInfo("bwrap")
 
 
@@ -347,8 +353,6 @@ class StudentProcess:
         self.request_fd = -1
         self.cgroup: RunCgroup | None = None
         self.use_cgroup = use_cgroup
-        #: set when some process of a killed tree could not be confirmed dead
-        self.survivors: set[int] = set()
         self.oom_kills = 0  #: processes the kernel killed at the cgroup's memory limit
         self.last_exit_oom = False
         self.runtime = Path(tempfile.mkdtemp(prefix="grader-run-"))
@@ -446,8 +450,8 @@ class StudentProcess:
         if proc is None:
             return None
         deadline = time.monotonic() + KILL_TIMEOUT
-        if self.cgroup is not None and not self.cgroup.kill_all(KILL_TIMEOUT):
-            self.survivors |= self.cgroup.pids()
+        if self.cgroup is not None:
+            self.cgroup.kill_all(KILL_TIMEOUT)
         while time.monotonic() < deadline:
             below = tree_pids(proc.pid) if proc.poll() is None else set()
             if not below:
@@ -465,10 +469,8 @@ class StudentProcess:
             returncode: int | None = proc.wait(timeout=KILL_TIMEOUT)
         except subprocess.TimeoutExpired:
             returncode = None
-            self.survivors.add(proc.pid)
         if self.cgroup is not None:
-            if not self.cgroup.kill_all(KILL_TIMEOUT):
-                self.survivors |= self.cgroup.pids()
+            self.cgroup.kill_all(KILL_TIMEOUT)
             self.oom_kills += self.cgroup.oom_kills()
             self.cgroup.remove()
             self.cgroup = None
