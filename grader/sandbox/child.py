@@ -102,7 +102,27 @@ def apply_limits(limits: dict[str, Any]) -> None:
     for key, which in table.items():
         value = limits.get(key)
         if isinstance(value, int) and value > 0:
+            if which == resource.RLIMIT_NPROC:
+                # NPROC counts every task of this uid, the user's other programs included:
+                # allow ``processes`` more than exist now.
+                value += _tasks_of(os.getuid())
             resource.setrlimit(which, (value, value))
+
+
+def _tasks_of(uid: int) -> int:
+    """Processes and threads whose real uid is ``uid`` (what RLIMIT_NPROC counts)."""
+    count = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as handle:
+                fields = dict(line.split(b":", 1) for line in handle if b":" in line)
+            if int(fields[b"Uid"].split()[0]) == uid:
+                count += int(fields[b"Threads"])
+        except (OSError, KeyError, ValueError, IndexError):
+            continue
+    return count
 
 
 def _live_children() -> list[int]:
