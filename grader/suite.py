@@ -39,6 +39,15 @@ from grader.sandbox.outcomes import Frame
 
 SuiteName = Literal["visible", "hidden"]
 
+# A function that hangs on this many calls in a row hangs on all of them: the remaining
+# calls fail at once, so one hanging submission costs seconds, not tests x timeout.
+MAX_CONSECUTIVE_TIMEOUTS = 3
+SKIPPED_AFTER_TIMEOUTS = (
+    "not run: {function} timed out on "
+    + str(MAX_CONSECUTIVE_TIMEOUTS)
+    + " calls in a row, so the remaining calls were skipped (look for an infinite loop)"
+)
+
 
 @dataclass(frozen=True)
 class TestCase:
@@ -137,7 +146,12 @@ class StudentFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:
             args = args + tuple(kwargs.values())
+        if self.runner.consecutive_timeouts >= MAX_CONSECUTIVE_TIMEOUTS:
+            raise StudentCallError(self.name, SKIPPED_AFTER_TIMEOUTS.format(function=self.name))
         outcome = self.runner.sandbox.call(self.name, [_copy(a) for a in args])
+        self.runner.consecutive_timeouts = (
+            self.runner.consecutive_timeouts + 1 if isinstance(outcome, TimedOut) else 0
+        )
         self.runner.record(self.name, args, outcome)
         if isinstance(outcome, Returned):
             for arg, after in zip(args, outcome.args_after, strict=False):
@@ -255,6 +269,7 @@ class SuiteRunner:
         self.reference = reference
         self.function_names = list(function_names)
         self.records: list[CallRecord] = []
+        self.consecutive_timeouts = 0
         self._current_test = ""
 
     def record(self, function: str, args: tuple[Any, ...], outcome: Any) -> None:

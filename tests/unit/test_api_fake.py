@@ -29,6 +29,7 @@ from grader.sandbox import (
     TimedOut,
 )
 from grader.submission import Cell, Submission
+from grader.suite import MAX_CONSECUTIVE_TIMEOUTS, SKIPPED_AFTER_TIMEOUTS
 
 ASSIGNMENT = "leaky_relu_backward"
 FUNCTION = "leaky_relu_backward"
@@ -211,12 +212,35 @@ def test_returning_a_list_fails_every_test_as_a_type_problem(
 
 
 def test_timeouts_fail_with_the_limit_named(prepared: api.PreparedAssignment) -> None:
+    """A function that always hangs costs MAX_CONSECUTIVE_TIMEOUTS calls, not one per test."""
     fake = FakeSandbox(TimedOut(5.0))
     result = grade_with(prepared, fake)
     assert result.score == 0.0
-    assert fake.calls >= len(result.tests)
-    for test in result.tests:
+    assert fake.calls == MAX_CONSECUTIVE_TIMEOUTS
+    timed_out = result.tests[:MAX_CONSECUTIVE_TIMEOUTS]
+    for test in timed_out:
         assert "leaky_relu_backward timed out after 5 s" in test.output
+    skipped = SKIPPED_AFTER_TIMEOUTS.format(function=FUNCTION)
+    for test in result.tests[MAX_CONSECUTIVE_TIMEOUTS:]:
+        assert skipped in test.output
+
+
+def test_hanging_on_some_inputs_only_keeps_the_other_points(
+    prepared: api.PreparedAssignment,
+) -> None:
+    """Timeouts that are not consecutive never trip the breaker: every test is still called."""
+
+    def calls() -> Iterator[Any]:
+        while True:
+            yield TimedOut(5.0)
+            yield correct
+
+    fake = FakeSandbox(calls())
+    result = grade_with(prepared, fake)
+    assert fake.calls == len(result.tests)
+    failed = failing(result)
+    assert failed == {t.name for t in result.tests[::2]}
+    assert result.score == sum(t.max_score for t in result.tests[1::2])
 
 
 def test_a_crash_fails_only_the_test_it_happened_in(prepared: api.PreparedAssignment) -> None:
