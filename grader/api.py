@@ -15,16 +15,8 @@ from pathlib import Path
 from types import ModuleType
 
 from grader.assignments import Assignment, load_assignment, mismatch_note, resolve_assignment
-from grader.diagnosis import (
-    CallRecord,
-    Counterexample,
-    Misconception,
-    Prober,
-    argument_names,
-    diagnose,
-    find_counterexamples,
-    load_catalogue,
-)
+from grader.counterexample import Counterexample, Prober, argument_names, find_counterexamples
+from grader.diagnosis import CallRecord, Misconception, diagnose, load_catalogue
 from grader.errors import SandboxUnavailableError
 from grader.results import GradingResult, TestResult
 from grader.sandbox import BackendChoice, Limits, LoadReport, Sandbox, SandboxInfo, StudentProcess

@@ -27,14 +27,8 @@ import numpy as np
 from grader import api
 from grader.assignments import Assignment, list_assignments, load_assignment
 from grader.authoring import recording_expectations
-from grader.diagnosis import (
-    CallRecord,
-    Counterexample,
-    argument_names,
-    diagnose,
-    load_catalogue,
-    shows,
-)
+from grader.counterexample import Counterexample, argument_names
+from grader.diagnosis import CallRecord, diagnose, load_catalogue, shows
 from grader.errors import AssignmentError, UnknownAssignmentError
 from grader.report import (
     COUNTEREXAMPLE,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 
-from grader.diagnosis import Counterexample, Misconception
+from grader.counterexample import Counterexample
+from grader.diagnosis import Misconception
 from grader.results import TestResult
 from grader.sandbox.outcomes import CellRun, LoadReport
 from grader.suite import TestCase, TestOutcome

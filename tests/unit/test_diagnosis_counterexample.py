@@ -10,15 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader.diagnosis import (
-    NONZERO_VALUES,
-    CallRecord,
-    Misconception,
-    Prober,
-    diagnose,
-    find_counterexamples,
-    load_catalogue,
-)
+from grader.counterexample import NONZERO_VALUES, Prober, find_counterexamples
+from grader.diagnosis import CallRecord, Misconception, diagnose, load_catalogue
 from grader.sandbox.outcomes import CallOutcome, Raised, Returned, TimedOut
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,353 @@
+"""The smallest counterexample: re-call the student's function on small inputs of our own.
+
+For each mistake ``diagnosis`` found, the student's function is called again (through the
+same, still open sandbox) on fresh values with the structure of a call that showed the
+mistake, never the test's own values (hidden inputs must not leak), then shrunk one axis
+at a time toward 1 or 2 elements while the mistake still shows. Every step is a real call,
+judged by the same matcher; the reference (trusted) supplies the correct answer.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from grader.authoring import format_value
+from grader.diagnosis import (
+    CallRecord,
+    Kind,
+    Misconception,
+    copy_value,
+    correct_outputs,
+    diagnose,
+    explained_mask,
+    shows,
+    value_at,
+)
+from grader.sandbox.outcomes import CallOutcome, Raised, Returned
+
+MAX_PROBES = 40  #: calls of the student's function for all counterexamples of a submission
+MAX_PROBES_EACH = 14  #: ... and for one misconception
+PROBE_SECONDS = 10.0  #: wall-clock budget for all probing of a submission
+OFFSETS_TRIED = 3  #: windows tried per axis size when shrinking
+# Simple values a student can check by hand. Never 1 (or 0 in the first attempt): a gradient
+# of 1 hides "slope instead of dA * slope", and Z == 0 is its own convention question.
+NONZERO_VALUES = (2.0, -1.0, 0.5, -2.0, 3.0, -0.5, 1.5, -3.0)
+WITH_ZERO_VALUES = (*NONZERO_VALUES, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """The smallest input found on which the student's function shows one misconception."""
+
+    misconception: str
+    kind: Kind
+    names: tuple[str, ...]  #: argument names, for display
+    args: tuple[Any, ...]  #: as sent (before the call)
+    expected: Any  #: the correct answer
+    got: Any  #: what the student's function returned
+    args_after: tuple[Any, ...]  #: the arguments after the call (for mutations)
+    argument: int | tuple[int, ...] = 0
+
+    def _name(self, i: int) -> str:
+        return self.names[i] if i < len(self.names) else f"argument {i + 1}"
+
+    def inputs_text(self) -> str:
+        """``dA = [2.], cache = [-1.]``."""
+        return ", ".join(f"{self._name(i)} = {format_value(a)}" for i, a in enumerate(self.args))
+
+    def outcome_lines(self) -> list[str]:
+        """Expected vs got, in the terms of this kind of mistake."""
+        if self.kind == "mutation":
+            path = (self.argument,) if isinstance(self.argument, int) else self.argument
+            name = self._name(path[0]) + "".join(f"[{i}]" for i in path[1:])
+            return [
+                f"{name} before the call {format_value(value_at(self.args, path))}",
+                f"{name} after the call  {format_value(value_at(self.args_after, path))}",
+            ]
+        if self.kind == "shape":
+            return [
+                f"expected shape {_shapes(self.expected)}: {format_value(self.expected)}",
+                f"got shape      {_shapes(self.got)}: {format_value(self.got)}",
+            ]
+        if self.kind == "type":
+            return [
+                f"expected {format_value(self.expected)} (numpy.ndarray)",
+                f"got      {format_value(self.got)} ({_type_name(self.got)})",
+            ]
+        return [f"expected {format_value(self.expected)}", f"got      {format_value(self.got)}"]
+
+    def text(self) -> str:
+        """A few lines for feedback: the input, then expected vs got."""
+        lines = [f"Smallest input that shows it: {self.inputs_text()}"]
+        return "\n".join(lines + [f"  {line}" for line in self.outcome_lines()])
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON-safe (text only: values may be NaN or objects that JSON cannot carry)."""
+        return {"inputs": self.inputs_text(), "outcome": self.outcome_lines()}
+
+
+def _shapes(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return str(value.shape)
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_shapes(v) for v in value) + ")"
+    return "-"
+
+
+def _type_name(value: Any) -> str:
+    return str(getattr(value, "type_name", None) or type(value).__name__)
+
+
+def argument_names(function: Callable[..., Any]) -> tuple[str, ...]:
+    """The positional parameter names of ``function``, for quoting its inputs."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    return tuple(
+        p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    )
+
+
+class Prober:
+    """Calls the student's function for the shrinker, within a call count and a time budget.
+
+    Gives up for good at the first call that does not return (a timeout or crash may have
+    cost the process; restarting it re-runs every cell, which probing must never cause).
+    """
+
+    def __init__(
+        self,
+        call: Callable[[str, Sequence[Any]], CallOutcome],
+        *,
+        max_calls: int = MAX_PROBES,
+        seconds: float = PROBE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._call = call
+        self.calls = 0
+        self.max_calls = max_calls
+        self._clock = clock
+        self._deadline = clock() + seconds
+        self.stopped = False
+
+    def __call__(self, function: str, args: tuple[Any, ...]) -> CallOutcome | None:
+        """One call, or None once the budget is spent."""
+        if self.stopped or self.calls >= self.max_calls or self._clock() >= self._deadline:
+            self.stopped = True
+            return None
+        self.calls += 1
+        outcome = self._call(function, [copy_value(a) for a in args])
+        if not isinstance(outcome, Returned):
+            self.stopped = True
+        return outcome
+
+
+def _arrays(value: Any) -> Iterator[np.ndarray]:
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _arrays(item)
+
+
+def _fresh(value: Any, pool: Sequence[float], rng: np.random.Generator) -> Any:
+    """Same structure, shapes and dtypes; new values (so a hidden input is never shown)."""
+    if isinstance(value, np.ndarray):
+        if value.size == 0:
+            return value.copy()
+        if np.issubdtype(value.dtype, np.floating):
+            return rng.choice(np.asarray(pool), size=value.shape).astype(value.dtype)
+        if value.dtype == np.bool_:
+            return rng.random(value.shape) < 0.5
+        if np.issubdtype(value.dtype, np.integer):
+            low, high = int(value.min()), int(value.max())
+            return rng.integers(low, high + 1, size=value.shape).astype(value.dtype)
+        return value.copy()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_fresh(v, pool, rng) for v in value)
+    return value
+
+
+def _slice_axes(value: Any, size: int, start: int, length: int, axis: int | None = None) -> Any:
+    """Axes of length ``size`` (all, or only position ``axis``) cut to ``[start:start+length]``.
+
+    Axes are matched by length because arguments share dimensions (dA and Z, or the batch
+    size m of dZ and A_prev); a cut that breaks a shared dimension makes the reference fail,
+    which costs no call.
+    """
+    if isinstance(value, np.ndarray):
+        index = tuple(
+            slice(start, start + length) if n == size and axis in (None, k) else slice(None)
+            for k, n in enumerate(value.shape)
+        )
+        return np.array(value[index], copy=True)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_slice_axes(v, size, start, length, axis) for v in value)
+    return value
+
+
+def _flatten_vectors(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.reshape(-1)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_flatten_vectors(v) for v in value)
+    return value
+
+
+def _window_starts(
+    m: Misconception, record: CallRecord, size: int, length: int, axis: int | None = None
+) -> list[int]:
+    """Where to cut an axis: first around elements ``m`` explains, then from the start."""
+    starts: list[int] = []
+    for mask in explained_mask(m, record):
+        if mask is None or size not in mask.shape:
+            continue
+        if axis is None or axis >= mask.ndim or mask.shape[axis] != size:
+            axis = mask.shape.index(size)
+        others = tuple(k for k in range(mask.ndim) if k != axis)
+        hits = np.nonzero(mask.any(axis=others) if others else mask)[0]
+        starts.extend(min(int(i), size - length) for i in hits)
+        break
+    starts.extend(range(size - length + 1))
+    return list(dict.fromkeys(starts))[:OFFSETS_TRIED]
+
+
+class _Search:
+    """Shrinks the inputs for one misconception."""
+
+    def __init__(
+        self,
+        m: Misconception,
+        catalogue: Sequence[Misconception],
+        function: str,
+        reference: Callable[..., Any],
+        probe: Prober,
+    ) -> None:
+        self.m = m
+        self.catalogue = catalogue
+        self.function = function
+        self.reference = reference
+        self.probe = probe
+        self.calls = 0
+
+    def attempt(self, args: tuple[Any, ...]) -> CallRecord | None:
+        """A probe call that shows the misconception, or None."""
+        if self.calls >= MAX_PROBES_EACH:
+            return None
+        try:
+            with np.errstate(all="ignore"):
+                correct = self.reference(*copy_value(args))
+        except Exception:
+            return None  # not a valid input for this function: costs no call
+        if correct_outputs(correct) is None:
+            return None
+        self.calls += 1
+        outcome = self.probe(self.function, args)
+        if outcome is None:
+            return None
+        record = CallRecord("probe", copy_value(args), outcome, correct, self.function)
+        # Named by the full matcher, so the example shows this mistake and not a look-alike.
+        named = diagnose([record], self.catalogue)["probe"]
+        return record if self.m.id in named else None
+
+    def start(self, template: tuple[Any, ...]) -> CallRecord | None:
+        seed = zlib.crc32(self.m.id.encode())
+        for k, pool in enumerate((NONZERO_VALUES, WITH_ZERO_VALUES, WITH_ZERO_VALUES)):
+            rng = np.random.default_rng(seed + k)
+            found = self.attempt(tuple(_fresh(a, pool, rng) for a in template))
+            if found is not None or self.probe.stopped:
+                return found
+        return None
+
+    def shrink(self, current: CallRecord) -> CallRecord:
+        while not self.probe.stopped:
+            better = self._smaller(current)
+            if better is None:
+                break
+            current = better
+        return current
+
+    def _smaller(self, current: CallRecord) -> CallRecord | None:
+        arrays = list(_arrays(current.args))
+        sizes = sorted({n for a in arrays for n in a.shape if n > 1}, reverse=True)
+        for size in sizes:
+            # All axes of that length together, then (a square array) one position at a time.
+            positions = sorted({k for a in arrays for k, n in enumerate(a.shape) if n == size})
+            axes: list[int | None] = [None, *positions] if len(positions) > 1 else [None]
+            for length in (1, 2):
+                if length >= size:
+                    continue
+                for axis in axes:
+                    for start in _window_starts(self.m, current, size, length, axis):
+                        found = self.attempt(_slice_axes(current.args, size, start, length, axis))
+                        if found is not None:
+                            return found
+                        if self.probe.stopped:
+                            return None
+        arrays = list(_arrays(current.args))
+        if arrays and all(a.ndim > 1 and sum(n > 1 for n in a.shape) <= 1 for a in arrays):
+            return self.attempt(_flatten_vectors(current.args))
+        return None
+
+
+def find_counterexamples(
+    records: Sequence[CallRecord],
+    ids: Sequence[str],
+    catalogue: Sequence[Misconception],
+    probe: Prober,
+    references: Mapping[str, Callable[..., Any]],
+    names: Mapping[str, tuple[str, ...]],
+    main: str,
+) -> dict[str, Counterexample]:
+    """For each misconception in ``ids``, the smallest input found that still shows it.
+
+    ``references`` maps function names to trusted implementations (the correct answers);
+    ``names`` to their argument names. Misconceptions without a counterexample (the budget
+    ran out, or no fresh input showed it) are simply absent.
+    """
+    # A call that hung or crashed may have cost the process; reviving it would re-run
+    # every cell, so such a submission is not probed at all.
+    if any(not isinstance(r.outcome, (Returned, Raised)) for r in records):
+        return {}
+    found: dict[str, Counterexample] = {}
+    wanted = set(ids)
+    for m in catalogue:
+        if m.id not in wanted or probe.stopped:
+            continue
+        showing = [r for r in records if (r.function or main) in references and shows(m, r)]
+        if not showing:
+            continue
+        template = min(showing, key=_size_key)
+        function = template.function or main
+        search = _Search(m, catalogue, function, references[function], probe)
+        start = search.start(template.args)
+        if start is None:
+            continue
+        best = search.shrink(start)
+        outcome = best.outcome
+        if not isinstance(outcome, Returned):  # shows() accepted it, so it returned
+            continue
+        found[m.id] = Counterexample(
+            misconception=m.id,
+            kind=m.kind,
+            names=names.get(function, ()),
+            args=best.args,
+            expected=best.correct,
+            got=outcome.value,
+            args_after=outcome.args_after,
+            argument=m.argument,
+        )
+    return found
+
+
+def _size_key(record: CallRecord) -> tuple[bool, int]:
+    arrays = list(_arrays(record.args))
+    return (any(a.size == 0 for a in arrays), sum(a.size for a in arrays))
