@@ -10,11 +10,18 @@ from pathlib import Path
 from grader import api
 from grader.assignments import list_assignments, load_assignment
 from grader.batch import batch_progress, run_batch, summary_line
-from grader.errors import GraderError
+from grader.errors import GraderError, OutputPathError
 from grader.export import build_gradescope_zip
 from grader.junit import render_junit
 from grader.release import build_release
-from grader.report import render_json, render_text, wants_colour, write_json_atomically
+from grader.report import (
+    render_json,
+    render_text,
+    require_output_file,
+    require_output_folder,
+    wants_colour,
+    write_json_atomically,
+)
 from grader.results import GradingResult
 from grader.scaffold import new_assignment
 
@@ -80,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _grade(args: argparse.Namespace) -> ExitCode:
+    if args.out is not None:
+        require_output_file(args.out)  # before grading: misuse costs no sandbox run
     try:
         result = api.grade(args.submission, assignment=args.assignment, sandbox=args.sandbox)
     except GraderError as exc:
@@ -101,7 +110,13 @@ def _emit(result: GradingResult, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(render_json(result))
     else:
-        write_json_atomically(result, out)
+        try:
+            write_json_atomically(result, out)
+        except OSError as exc:  # e.g. a read-only or pseudo file system: misuse, not a bug
+            raise OutputPathError(
+                f"cannot write --out {out}: {exc.strerror or exc}",
+                "choose a path in a folder you can write",
+            ) from exc
 
 
 def _check(args: argparse.Namespace) -> ExitCode:
@@ -117,6 +132,7 @@ def _check(args: argparse.Namespace) -> ExitCode:
 
 
 def _export(args: argparse.Namespace) -> ExitCode:
+    require_output_file(args.out)
     out = build_gradescope_zip(args.out, assignment=args.assignment)
     print(f"wrote {out}: upload it as the autograder of a Gradescope programming assignment")
     return ExitCode.OK
@@ -143,6 +159,7 @@ def _new(args: argparse.Namespace) -> ExitCode:
 
 
 def _batch(args: argparse.Namespace) -> ExitCode:
+    require_output_folder(args.out)
     with batch_progress(sys.stderr) as (on_start, on_done):
         summary = run_batch(
             args.folder,

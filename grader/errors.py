@@ -6,7 +6,8 @@ GraderError                 exit code 3 unless a subclass says otherwise
 │   ├── UnsupportedSubmissionError
 │   ├── UnknownAssignmentError
 │   ├── AmbiguousAssignmentError
-│   └── SandboxUnavailableError
+│   ├── SandboxUnavailableError
+│   └── OutputPathError
 └── AssignmentError         exit 3: the instructor's assignment folder is broken
 """
 
@@ -55,6 +56,10 @@ class AmbiguousAssignmentError(UsageError):
 
 class SandboxUnavailableError(UsageError):
     """The requested sandbox backend cannot run on this machine."""
+
+
+class OutputPathError(UsageError):
+    """``--out`` names a place the grader cannot write (a folder for a file, or the reverse)."""
 
 
 class AssignmentError(GraderError):

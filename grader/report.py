@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, TextIO
 
+from grader.errors import OutputPathError
 from grader.results import GradingResult
 
 GREEN, RED, YELLOW, BOLD, DIM, RESET = (
@@ -44,6 +45,53 @@ def write_json_atomically(result: GradingResult, path: Path) -> None:
         raise
 
 
+def require_output_file(path: Path) -> None:
+    """Fail before any grading when ``--out`` cannot become the file it names.
+
+    Checks without side effects: ``path`` is not a folder, and its nearest existing
+    ancestor is a folder this user may write into (missing folders are created later).
+
+    Raises:
+        OutputPathError: with a hint naming a path that would work.
+    """
+    if path.is_dir():
+        raise OutputPathError(
+            f"--out {path} is a folder, not a file",
+            f"name the file to write, e.g. --out {path / 'results.json'}",
+        )
+    _require_writable_ancestor(path.parent, path)
+
+
+def require_output_folder(path: Path) -> None:
+    """Fail before any grading when ``--out`` cannot be (or become) a folder.
+
+    Raises:
+        OutputPathError: ``path`` is a file, or its ancestors cannot hold a new folder.
+    """
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(
+            f"--out {path} exists and is not a folder",
+            "choose a new or existing folder for the results",
+        )
+    _require_writable_ancestor(path if path.is_dir() else path.parent, path)
+
+
+def _require_writable_ancestor(folder: Path, out: Path) -> None:
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(
+            f"cannot write --out {out}: {existing} is a file, not a folder",
+            "choose a path whose parent folders are folders",
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputPathError(
+            f"cannot write --out {out}: no permission to write in {existing}",
+            "choose a path in a folder you can write",
+        )
+
+
 def wants_colour(stream: TextIO) -> bool:
     """Colour only for a terminal, and never when NO_COLOR is set (no-color.org)."""
     return stream.isatty() and "NO_COLOR" not in os.environ
@@ -52,6 +100,7 @@ def wants_colour(stream: TextIO) -> bool:
 LIKELY_MISTAKE = "Likely mistake ["  #: where scoring starts a diagnosis inside a test's output
 COUNTEREXAMPLE = "Smallest input that shows it:"
 VISIBLE_NOTE = "Visible tests only: the graded tests check the same ideas on more inputs."
+SAME_AS_ABOVE = "(same as above)"  #: a failure whose message repeats the previous one
 
 
 def failure_detail(output: str) -> list[str]:
@@ -111,9 +160,14 @@ def render_text(result: GradingResult, *, colour: bool = False, width: int = 88)
     failed = [t for t in result.tests if t.status == "failed"]
     if failed:
         lines.append("")
+        previous: list[str] = []
         for test in failed:
             lines.append(paint(f"✗ {test.name}", RED))
-            lines.extend(f"    {line}" for line in failure_detail(test.output))
+            detail = failure_detail(test.output)
+            # A submission-wide problem (a stub, a broken file) fails every test alike: say it once.
+            shown = [SAME_AS_ABOVE] if detail and detail == previous else detail
+            lines.extend(f"    {line}" for line in shown)
+            previous = detail
             if test.misconceptions:
                 ids = ", ".join(f"[{i}]" for i in test.misconceptions)
                 lines.append(f"    {paint('→ likely mistake ' + ids + ' (below)', YELLOW)}")

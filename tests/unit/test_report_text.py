@@ -10,6 +10,7 @@ from grader.report import (
     BOLD,
     GREEN,
     RED,
+    SAME_AS_ABOVE,
     VISIBLE_NOTE,
     failure_detail,
     render_text,
@@ -135,4 +136,27 @@ def test_failure_detail_and_summary_drop_the_repeated_diagnosis() -> None:
         "Leaky ReLU backward pass: 1/2 points.",
         "Notes:",
         "  magics removed",
+    ]
+
+
+def test_a_message_every_test_shares_is_printed_once() -> None:
+    """A stub fails every test with the same words: the first says them, the rest point up."""
+    stub = "Checks: x\nleaky_relu_backward raised NotImplementedError. Replace the stub."
+    other = "Checks: y\ndZ is wrong at 1 of 1 elements."
+    tests = tuple(
+        TestResult(name, 0.0, 1.0, "failed", output, (), suite="visible")
+        for name, output in [("t1", stub), ("t2", stub), ("t3", other), ("t4", stub)]
+    )
+    result = GradingResult("a", tests, "A: 0/4 points.", 0.1, submission="nb.ipynb")
+    lines = render_text(result).splitlines()
+    start = lines.index("✗ t1")
+    assert lines[start : start + 8] == [
+        "✗ t1",
+        "    leaky_relu_backward raised NotImplementedError. Replace the stub.",
+        "✗ t2",
+        f"    {SAME_AS_ABOVE}",
+        "✗ t3",
+        "    dZ is wrong at 1 of 1 elements.",
+        "✗ t4",  # not the same as the test just above it: said again
+        "    leaky_relu_backward raised NotImplementedError. Replace the stub.",
     ]
