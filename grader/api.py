@@ -21,7 +21,9 @@ from grader.errors import SandboxUnavailableError
 from grader.results import GradingResult, TestResult
 from grader.sandbox import BackendChoice, Limits, LoadReport, Sandbox, SandboxInfo, StudentProcess
 from grader.sandbox import resolve_backend as _resolve_backend
+from grader.sandbox.parent import bwrap_problem
 from grader.sandbox.redact import protected_lines, redact
+from grader.sandbox.workers import Zygote, ZygoteStudentProcess
 from grader.scoring import fail_all, missing_function_message, overall_message, score_tests
 from grader.submission import Submission, read_submission
 from grader.suite import SuiteName, SuiteRunner, TestCase, collect_tests, import_file
@@ -32,10 +34,23 @@ SandboxFactory = Callable[[Sequence[tuple[int, str]], Sequence[str], str, Limits
 def start_student_process(
     cells: Sequence[tuple[int, str]], functions: Sequence[str], backend: str, limits: Limits
 ) -> Sandbox:
-    """The real sandbox: a child process under bwrap or the fallback."""
-    return StudentProcess(
-        cells, functions, backend="bwrap" if backend == "bwrap" else "none", limits=limits
-    )
+    """The real sandbox: a zygote's fork under bwrap (its own zygote), or the fallback's child."""
+    if backend == "bwrap":
+        return ZygoteStudentProcess(cells, functions, limits=limits)
+    return StudentProcess(cells, functions, backend="none", limits=limits)
+
+
+def zygote_sandbox(zygote: Zygote) -> SandboxFactory:
+    """A factory whose bwrap sandboxes are forks of ``zygote`` (started ahead of time)."""
+
+    def start(
+        cells: Sequence[tuple[int, str]], functions: Sequence[str], backend: str, limits: Limits
+    ) -> Sandbox:
+        if backend != "bwrap":
+            return start_student_process(cells, functions, backend, limits)
+        return ZygoteStudentProcess(cells, functions, limits=limits, zygote=zygote)
+
+    return start
 
 
 @dataclass(frozen=True)
@@ -221,11 +236,18 @@ def grade(
     ``assignment`` may be omitted when the file names its own (see ``resolve_assignment``)
     or only one assignment exists.
     """
-    read = read_submission(submission)
-    name = resolve_assignment(assignment, read.assignment, course_dir, submission=read.name)
-    prepared = prepare_assignment(name, course_dir)
-    info = resolve_sandbox(sandbox)
-    return grade_submission(prepared, read, sandbox=info, suite=suite)
+    # The worker sandbox imports numpy while this process reads the notebook and the tests.
+    zygote = Zygote() if sandbox != "none" and bwrap_problem() is None else None
+    try:
+        read = read_submission(submission)
+        name = resolve_assignment(assignment, read.assignment, course_dir, submission=read.name)
+        prepared = prepare_assignment(name, course_dir)
+        info = resolve_sandbox(sandbox)
+        start = zygote_sandbox(zygote) if zygote is not None else start_student_process
+        return grade_submission(prepared, read, sandbox=info, suite=suite, start_sandbox=start)
+    finally:
+        if zygote is not None:
+            zygote.stop()
 
 
 def check(

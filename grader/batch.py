@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import os
-import signal
 import tempfile
 import threading
 import time
@@ -44,10 +43,13 @@ from grader.sandbox import (
     Crashed,
     Limits,
     LoadReport,
+    Sandbox,
     SandboxInfo,
     StudentProcess,
     TimedOut,
 )
+from grader.sandbox.parent import bwrap_problem
+from grader.sandbox.workers import ZygotePool, ZygoteStudentProcess
 from grader.scoring import missing_function_message
 from grader.submission import Submission, read_submission
 
@@ -298,20 +300,19 @@ class _Watch:
 class _Children:
     """The live sandboxes of a batch, so Ctrl-C can kill them all at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, pool: ZygotePool | None = None) -> None:
         self.lock = threading.Lock()
         self.live: set[StudentProcess] = set()
         self.cancelled = threading.Event()
+        self.pool = pool  #: the workers' sandboxes under bwrap (one zygote per job)
 
     def kill_all(self) -> None:
         """SIGKILL every running child; the worker threads then see it exit and return."""
         self.cancelled.set()
         with self.lock:
-            processes = [p.proc for p in self.live]
-        for proc in processes:
-            if proc is not None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+            processes = list(self.live)
+        for process in processes:
+            process.abort()
 
 
 class _WatchedSandbox:
@@ -380,10 +381,18 @@ def _grade_one(
     """Never raises for anything the submission does; a grader fault becomes its document."""
     watch = _Watch()
 
+    leased: list[ZygoteStudentProcess] = []  # holds this worker's zygote while it grades
+
     def start(
         cells: Sequence[tuple[int, str]], functions: Sequence[str], backend: str, limits: Limits
     ) -> _WatchedSandbox:
-        inner = api.start_student_process(cells, functions, backend, limits)
+        inner: Sandbox
+        if children.pool is not None and backend == "bwrap":
+            zygote = children.pool.take()
+            inner = ZygoteStudentProcess(cells, functions, limits=limits, zygote=zygote)
+            leased.append(inner)
+        else:
+            inner = api.start_student_process(cells, functions, backend, limits)
         if not isinstance(inner, StudentProcess):  # Ctrl-C needs the real process to kill it
             raise TypeError(f"expected a StudentProcess, got {type(inner).__name__}")
         with children.lock:
@@ -400,6 +409,10 @@ def _grade_one(
         result = api.internal_failure(item.path, prepared.assignment.name, exc)
         reason = f"internal error of the grader: {type(exc).__name__}: {exc}"[:500]
         return BatchEntry(item.name, result, "error", reason, internal_error=True)
+    finally:
+        for process in leased:  # its zygote, or the replacement of one that broke meanwhile
+            if children.pool is not None:
+                children.pool.give_back(process.zygote)
     status, reason = classify(submission, watch, prepared.assignment.functions)
     return BatchEntry(item.name, result, status, reason)
 
@@ -437,6 +450,40 @@ def run_batch(
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs must be at least 1 (got {jobs})", "omit it to use every core")
     workers = jobs or default_jobs()
+    # One worker sandbox per job, importing numpy while this process reads the class.
+    pool = ZygotePool(workers) if sandbox != "none" and bwrap_problem() is None else None
+    try:
+        return _run_batch(
+            folder,
+            out,
+            assignment,
+            workers,
+            force,
+            sandbox,
+            course_dir,
+            on_start,
+            on_done,
+            pool,
+            started,
+        )
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _run_batch(
+    folder: Path,
+    out: Path,
+    assignment: str | None,
+    workers: int,
+    force: bool,
+    sandbox: BackendChoice,
+    course_dir: Path | None,
+    on_start: Callable[[int, int], None] | None,
+    on_done: Callable[[BatchEntry], None] | None,
+    pool: ZygotePool | None,
+    started: float,
+) -> BatchSummary:
     items = find_submissions(folder, exclude=out)
     prepared = api.prepare_assignment(assignment, course_dir)
     info = api.resolve_sandbox(sandbox)
@@ -453,7 +500,7 @@ def run_batch(
             todo.append((item, digest))
     if on_start is not None:
         on_start(len(todo), len(entries))
-    children = _Children()
+    children = _Children(pool if info.backend == "bwrap" else None)
     graded = _grade_all(todo, prepared, info, children, workers)
     try:
         # closing(): an interrupt in this loop reaches the generator now, which kills children.

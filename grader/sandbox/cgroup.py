@@ -81,27 +81,32 @@ class RunCgroup:
     def __init__(self, places: list[_Place], *, processes: int, memory_bytes: int) -> None:
         self.directories: list[Path] = []
         self.version = places[0].version if places else 0
+        self.controllers = tuple(c for p in places for c in p.controllers)
         name = f"grader-{os.getpid()}-{next(_counter)}"
         try:
             for place in places:
                 directory = place.directory / name
                 directory.mkdir()
                 self.directories.append(directory)
-                if "pids" in place.controllers:
-                    (directory / "pids.max").write_text(str(processes))
-                if "memory" in place.controllers:
-                    limit_file = "memory.limit_in_bytes" if place.version == 1 else "memory.max"
-                    (directory / limit_file).write_text(str(memory_bytes))
-                    if place.version == 2:
-                        # No swap either, or the limit would only slow a hog down.
-                        with contextlib.suppress(OSError):
-                            (directory / "memory.swap.max").write_text("0")
+            self.set_limits(processes, memory_bytes)
         except OSError:
             self.remove()
             raise
-        self.controllers = tuple(c for p in places for c in p.controllers)
         # Encoded now: enter() runs between fork and exec, where little else is safe.
         self._procs_files = [str(d / "cgroup.procs").encode() for d in self.directories]
+
+    def set_limits(self, processes: int, memory_bytes: int) -> None:
+        """Write the bounds (again: a worker's group is set up before its assignment is known)."""
+        for directory in self.directories:
+            if (directory / "pids.max").exists():
+                (directory / "pids.max").write_text(str(processes))
+            if (directory / "memory.limit_in_bytes").exists():  # v1
+                (directory / "memory.limit_in_bytes").write_text(str(memory_bytes))
+            elif (directory / "memory.max").exists():  # v2
+                (directory / "memory.max").write_text(str(memory_bytes))
+                # No swap either, or the limit would only slow a hog down.
+                with contextlib.suppress(OSError):
+                    (directory / "memory.swap.max").write_text("0")
 
     def enter(self) -> None:
         """Move the calling process into every group ("0" means "me" to the kernel)."""

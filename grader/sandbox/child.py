@@ -5,7 +5,8 @@ nothing: it executes, observes and reports data through ``protocol``. It imports
 standard library, numpy and ``protocol`` (a structural test enforces this), because the
 grader package, the reference and the hidden tests do not exist inside the sandbox.
 
-Usage (by ``parent.py`` only): ``python child.py REQUEST_FD RESPONSE_FD LIMITS_JSON``.
+Usage (by ``parent.py`` only): ``python child.py REQUEST_FD RESPONSE_FD LIMITS_JSON``; under
+bwrap, ``zygote.py`` imports it once and calls ``run`` in each child it forks.
 """
 
 from __future__ import annotations
@@ -353,6 +354,14 @@ def main(argv: list[str]) -> None:
             os.close(response_fd)
             supervise(pid)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    run(request_fd, response_fd, limits)
+
+
+def run(request_fd: int, response_fd: int, limits: dict[str, Any]) -> None:
+    """Apply the limits, seed, serve one submission, and exit (never returns).
+
+    Also the entry point of each child the zygote forks (``zygote.py``).
+    """
     apply_limits(limits)
     random.seed(SEED)
     np.random.seed(SEED)

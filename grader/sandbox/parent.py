@@ -621,9 +621,20 @@ class StudentProcess:
             output=self.captured_output,
         )
 
+    def _alive(self) -> bool:
+        """Whether a child is running (or at least not yet killed and reaped)."""
+        return self.proc is not None
+
+    def abort(self) -> None:
+        """SIGKILL the child's process group at once, from any thread (batch Ctrl-C)."""
+        proc = self.proc
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
     def _revive(self) -> str | None:
         """Restart a dead child (re-running its cells); a reason string when that is not allowed."""
-        if self.proc is not None:
+        if self._alive():
             return None
         if self.restarts >= self.limits.max_restarts:
             return (

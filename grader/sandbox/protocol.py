@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -116,15 +117,60 @@ def read_frame(fd: int) -> tuple[dict[str, Any], list[bytes]]:
 # --- values ------------------------------------------------------------------------------
 
 
+# The .npy header of a plain numeric array, as numpy writes it (format 1.0). Arrays with such
+# a header are read by the fast path below; anything else goes through np.load.
+_NPY_PREFIX = b"\x93NUMPY\x01\x00"
+_NPY_HEADER = re.compile(
+    rb"\{'descr': '([<>|=][biufc]\d{1,2})', 'fortran_order': (True|False), "
+    rb"'shape': \(((?:\d{1,12}, )*(?:\d{1,12},?)?)\), \} *\n"
+)
+_NPY_KINDS = "biufc"  # bool, signed, unsigned, float, complex: no objects, no strings
+
+
 def array_to_bytes(array: np.ndarray) -> bytes:
     """Serialise a numeric array as .npy bytes (refuses object arrays: they need pickle)."""
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
+    # ascontiguousarray makes a 0-d array 1-d, and a scalar must stay 0-d.
+    plain = np.ascontiguousarray(array) if array.ndim else np.array(array)
+    if plain.dtype.kind not in _NPY_KINDS or plain.dtype.fields is not None:
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, plain, allow_pickle=False)
+        return buffer.getvalue()
+    # What np.lib.format.write_array writes, without its per-call overhead (hot: every
+    # argument and result of every call).
+    header = f"{{'descr': '{plain.dtype.str}', 'fortran_order': False, 'shape': {plain.shape!r}, }}"
+    padding = -(len(_NPY_PREFIX) + 2 + len(header) + 1) % 64
+    text = (header + " " * padding + "\n").encode("latin1")
+    return _NPY_PREFIX + struct.pack("<H", len(text)) + text + plain.tobytes()
+
+
+def _fast_array(data: bytes) -> np.ndarray | None:
+    """A plain numeric .npy array parsed by a strict pattern, or None to use np.load."""
+    if not data.startswith(_NPY_PREFIX) or len(data) < 10:
+        return None
+    (length,) = struct.unpack("<H", data[8:10])
+    match = _NPY_HEADER.fullmatch(data[10 : 10 + length])
+    if match is None:
+        return None
+    dtype = np.dtype(match.group(1).decode())
+    if dtype.kind not in _NPY_KINDS or dtype.hasobject:
+        return None
+    shape = tuple(int(n) for n in match.group(3).split(b",") if n.strip())
+    count = 1
+    for n in shape:
+        count *= n
+    if len(data) != 10 + length + count * dtype.itemsize:
+        return None
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=10 + length)
+    if match.group(2) == b"True":
+        return flat.reshape(shape, order="F").copy(order="K")
+    return flat.reshape(shape).copy()
 
 
 def array_from_bytes(data: bytes) -> np.ndarray:
     """Parse .npy bytes without ever unpickling; raises ProtocolError on anything else."""
+    fast = _fast_array(data)
+    if fast is not None:
+        return fast
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as exc:  # numpy raises several types for malformed input

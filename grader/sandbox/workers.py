@@ -1,0 +1,419 @@
+"""The trusted side of the bwrap backend: worker sandboxes whose zygote forks one child per run.
+
+A ``Zygote`` is one long-lived bwrap sandbox (the namespaces, binds and uid a fresh
+per-submission sandbox had, plus a read-only root) running ``zygote.py`` as its PID 1 with
+numpy already imported. ``ZygoteStudentProcess`` is a ``StudentProcess`` whose child is a
+fork of a zygote instead of a new interpreter: the same protocol, rlimits, deadlines and
+output cap, without the interpreter start-up and ``import numpy`` of every submission.
+
+A worker runs one submission at a time. At the end of a run the zygote kills every other
+process of its PID namespace and answers only once none is left; the trusted side checks the
+worker's cgroup too. A zygote that does not answer in time or reports leftovers is killed as
+a whole (its bwrap) and replaced: only the run that was on it is affected. ``ZygotePool``
+keeps one zygote per batch worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox.cgroup import RunCgroup, create_run_cgroup
+from grader.sandbox.limits import Limits
+from grader.sandbox.parent import (
+    OWN_PROCESSES,
+    PYTHON_FLAGS,
+    SANDBOX_ROOT,
+    SANDBOX_TMP,
+    SCRUBBED_ENV,
+    StudentProcess,
+    _bwrap_base_args,
+    _DeadlineReader,
+    _Output,
+    _runtime_paths,
+)
+
+ZYGOTE_SOURCES = ("child.py", "protocol.py", "zygote.py")
+START_TIMEOUT = 60.0  # interpreter + numpy import on a loaded machine
+REPLY_TIMEOUT = 10.0  # a fork, or killing and reaping a run, takes milliseconds
+MAX_REPLY = 4096
+LOG_CAP = 4000  # bytes of the zygote's own stderr kept for error messages
+
+
+class ZygoteError(Exception):
+    """The worker sandbox failed or stopped answering; it has been killed."""
+
+
+@dataclass(frozen=True)
+class ForkedRun:
+    """The trusted side's ends of one forked child's pipes."""
+
+    inner_pid: int  #: its pid inside the worker's PID namespace
+    request_w: int
+    response_r: int
+    output_r: int
+
+
+def _nspid(pid: int) -> int | None:
+    """The innermost pid of a process (its pid in its own PID namespace)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as handle:
+            return [int(p) for p in handle.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+class Zygote:
+    """One worker sandbox. Not thread-safe: one run at a time, driven by one thread.
+
+    Its cgroup (where one can be made) has the bounds of one run: ``limits.processes`` plus
+    the three processes that are not the submission's (bwrap, the zygote, the fork itself,
+    as bwrap's two and the child were before), and ``limits.memory_bytes`` for the whole
+    tree. Since a worker runs one submission at a time, that is a per-submission bound; the
+    zygote's own memory (an interpreter with numpy, as a fresh child had) counts in it.
+    """
+
+    def __init__(self, limits: Limits | None = None, *, use_cgroup: bool = True) -> None:
+        self.limits = limits or Limits()
+        self.cgroup: RunCgroup | None = None
+        if use_cgroup:
+            self.cgroup = create_run_cgroup(*self._bounds(self.limits))
+        self.runtime = Path(tempfile.mkdtemp(prefix="grader-zygote-"))
+        here = Path(__file__).parent
+        for name in ZYGOTE_SOURCES:
+            shutil.copyfile(here / name, self.runtime / name)
+            os.chmod(self.runtime / name, 0o644)
+        os.chmod(self.runtime, 0o755)  # noqa: S103 -- readable sources, no secrets
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The zygote's own stderr (set-up errors); closed in stop().
+        self.log = tempfile.TemporaryFile(dir=self.runtime)  # noqa: SIM115
+        bwrap = shutil.which("bwrap") or "bwrap"
+        args = [bwrap, *_bwrap_base_args(), "--as-pid-1", "--dir", SANDBOX_TMP]
+        for path in _runtime_paths():
+            args += ["--ro-bind", path, path]
+        for name in ZYGOTE_SOURCES:
+            args += ["--ro-bind", str(self.runtime / name), f"{SANDBOX_ROOT}/{name}"]
+        args += ["--setenv", "HOME", SANDBOX_TMP, "--chdir", "/", "--remount-ro", "/", "--"]
+        command = [*args, sys.executable, *PYTHON_FLAGS, f"{SANDBOX_ROOT}/zygote.py"]
+        try:
+            self.proc = subprocess.Popen(
+                [*command, str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=self.log,
+                stderr=self.log,
+                pass_fds=(theirs.fileno(),),
+                env=dict(SCRUBBED_ENV, HOME=SANDBOX_TMP, TMPDIR=SANDBOX_TMP),
+                start_new_session=True,
+                # Joins the cgroup before exec: every process of the worker is born inside.
+                preexec_fn=self.cgroup.enter if self.cgroup else None,
+            )
+        except BaseException:
+            if self.cgroup is not None:
+                self.cgroup.remove()
+            raise
+        finally:
+            theirs.close()
+        self.ready = False
+        self.outer_pid = 0  #: the zygote's pid as this process sees it (bwrap's child)
+        self.busy = False
+
+    @staticmethod
+    def _bounds(limits: Limits) -> tuple[int, int]:
+        return limits.processes + OWN_PROCESSES, limits.memory_bytes
+
+    def use_limits(self, limits: Limits) -> None:
+        """Bound the next runs by ``limits`` (a zygote started before the assignment was read)."""
+        if self._bounds(limits) != self._bounds(self.limits) and self.cgroup is not None:
+            self.cgroup.set_limits(*self._bounds(limits))
+        self.limits = limits
+
+    # --- requests --------------------------------------------------------------------
+
+    def _reply(self, timeout: float) -> dict[str, Any]:
+        ready, _, _ = select.select([self.control], [], [], timeout)
+        if not ready:
+            self.stop()
+            raise ZygoteError("the worker sandbox stopped answering")
+        try:
+            data = self.control.recv(MAX_REPLY)
+            reply = json.loads(data) if data else None
+        except (OSError, ValueError):
+            reply = None
+        if not isinstance(reply, dict):
+            detail = self.log_tail()
+            self.stop()
+            raise ZygoteError(f"the worker sandbox went away{': ' + detail if detail else ''}")
+        return reply
+
+    def log_tail(self) -> str:
+        """The end of what the zygote itself printed (a set-up error, typically)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.log.seek(0)
+            return self.log.read()[-LOG_CAP:].decode(errors="replace").strip()
+        return ""
+
+    def wait_ready(self) -> None:
+        """Block until numpy is imported and the zygote listens; raises ZygoteError."""
+        if self.ready:
+            return
+        reply = self._reply(START_TIMEOUT)
+        if reply.get("op") != "ready":
+            self.stop()
+            raise ZygoteError("the worker sandbox sent an unexpected message")
+        children = _children(self.proc.pid)
+        if len(children) != 1:
+            self.stop()
+            raise ZygoteError("the worker sandbox has no single zygote process")
+        self.outer_pid = children[0]
+        self.ready = True
+
+    def fork(self, settings: dict[str, Any]) -> ForkedRun:
+        """A new child, set up and waiting for its first request on fresh pipes."""
+        self.wait_ready()
+        request_r, request_w = os.pipe()
+        response_r, response_w = os.pipe()
+        output_r, output_w = os.pipe()
+        theirs = [request_r, response_w, output_w]
+        try:
+            message = json.dumps({"op": "fork", "settings": settings}).encode()
+            socket.send_fds(self.control, [message], theirs)
+        except OSError as exc:
+            for fd in (request_w, response_r, output_r):
+                os.close(fd)
+            self.stop()
+            raise ZygoteError(f"the worker sandbox went away ({exc})") from exc
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        try:
+            reply = self._reply(REPLY_TIMEOUT)
+            pid = reply.get("pid")
+            if reply.get("op") != "forked" or not isinstance(pid, int) or pid < 2:
+                self.stop()
+                raise ZygoteError("the worker sandbox sent an unexpected message")
+        except ZygoteError:
+            for fd in (request_w, response_r, output_r):
+                os.close(fd)
+            raise
+        self.busy = True
+        return ForkedRun(pid, request_w, response_r, output_r)
+
+    def outer_pid_of(self, inner_pid: int) -> int | None:
+        """The pid, as this process sees it, of the zygote's child ``inner_pid``."""
+        for pid in _children(self.outer_pid):
+            if _nspid(pid) == inner_pid:
+                return pid
+        return None
+
+    def end(self, grace: float) -> int | None:
+        """Kill the run (after ``grace`` s for it to end by itself); its wait status if it did.
+
+        Returns only once nothing of the run is left; raises ZygoteError (the worker is then
+        killed, which ends the run too) when the zygote cannot confirm that.
+        """
+        self.busy = False
+        try:
+            self.control.send(json.dumps({"op": "end", "grace": grace}).encode())
+        except OSError as exc:
+            self.stop()
+            raise ZygoteError(f"the worker sandbox went away ({exc})") from exc
+        reply = self._reply(grace + REPLY_TIMEOUT)
+        status = reply.get("status")
+        clean = reply.get("op") == "ended" and reply.get("clean") is True
+        # Checked from outside too: only bwrap and the zygote may be left in the cgroup.
+        if clean and self.cgroup is not None:
+            clean = self.cgroup.pids() <= {self.proc.pid, self.outer_pid}
+        if not clean:
+            self.stop()
+            raise ZygoteError("the worker sandbox could not end every process of the run")
+        return status if isinstance(status, int) else None
+
+    def oom_kills(self) -> int:
+        """Processes the kernel killed at the memory limit so far (0 without a cgroup)."""
+        return self.cgroup.oom_kills() if self.cgroup is not None else 0
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        """Still running and usable (not stopped after a failure)."""
+        return self.proc.poll() is None and self.control.fileno() >= 0
+
+    def abort(self) -> None:
+        """Kill the whole worker sandbox now, from any thread (batch Ctrl-C)."""
+        for pid in (self.outer_pid, self.proc.pid):
+            if pid > 0:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        """Kill the worker sandbox (its PID 1, and so every process in it) and clean up."""
+        self.abort()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        self.control.close()
+        self.log.close()
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+            self.cgroup.remove()
+            self.cgroup = None
+        shutil.rmtree(self.runtime, ignore_errors=True)
+
+
+def _returncode(status: int | None) -> int | None:
+    if status is None:
+        return None
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None
+
+
+class ZygoteStudentProcess(StudentProcess):
+    """A ``StudentProcess`` under bwrap whose child is forked by a worker's zygote.
+
+    Without ``zygote``, it starts a private one (the cost of a fresh sandbox, once; restarts
+    after a crash then cost a fork) and stops it on ``close()``.
+    """
+
+    def __init__(
+        self,
+        cells: Sequence[tuple[int, str]],
+        functions: Sequence[str],
+        *,
+        limits: Limits,
+        zygote: Zygote | None = None,
+        use_cgroup: bool = True,
+    ) -> None:
+        super().__init__(cells, functions, backend="bwrap", limits=limits, use_cgroup=use_cgroup)
+        self.own_zygote = zygote is None
+        self.zygote = zygote if zygote is not None else Zygote(limits, use_cgroup=use_cgroup)
+        self.active = False
+        self.oom_baseline = 0
+
+    def _prepare_runtime(self) -> None:
+        """Nothing per run: the sources live in the zygote's runtime folder."""
+
+    def _alive(self) -> bool:
+        return self.active
+
+    def abort(self) -> None:
+        self.zygote.abort()
+
+    def _start(self) -> None:
+        settings = dict(self._child_settings(), tmp_bytes=self.limits.tmp_bytes)
+        try:
+            run = self._fork(settings)
+        except ZygoteError:
+            # The worker died (e.g. between two submissions): one fresh one, then give up.
+            self.zygote = Zygote(self.limits, use_cgroup=self.use_cgroup)
+            run = self._fork(settings)
+        self.request_fd = run.request_w
+        self.reader = _DeadlineReader(run.response_r)
+        self.output = _Output(os.fdopen(run.output_r, "rb", buffering=0), self.limits.output_bytes)
+        self.active = True
+
+    def _fork(self, settings: dict[str, Any]) -> ForkedRun:
+        if not self.zygote.alive():
+            self.zygote.stop()
+            self.zygote = Zygote(self.limits, use_cgroup=self.use_cgroup)
+        self.zygote.use_limits(self.limits)
+        self.oom_baseline = self.zygote.oom_kills()
+        return self.zygote.fork(settings)
+
+    def _end(self, grace: float) -> int | None:
+        """End the run: the zygote kills and reaps it (and the cgroup, from outside, too)."""
+        if not self.active:
+            return None
+        self.active = False
+        status: int | None = None
+        with contextlib.suppress(ZygoteError):  # if raised, the worker was killed, the run too
+            status = self.zygote.end(grace)
+        self.oom_kills += max(0, self.zygote.oom_kills() - self.oom_baseline)
+        if self.output is not None:
+            self.output.thread.join(timeout=1)
+        for fd in (self.request_fd, self.reader.fd if self.reader else -1):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.request_fd = -1
+        self.reader = None
+        return _returncode(status)
+
+    def kill(self) -> int | None:
+        return self._end(0.0)
+
+    def _exit_status(self) -> int | None:
+        before = self.oom_kills
+        status = self._end(0.5)
+        self.last_exit_oom = self.oom_kills > before
+        return status
+
+    def close(self) -> None:
+        self.kill()
+        if self.own_zygote:
+            self.zygote.stop()
+        shutil.rmtree(self.runtime, ignore_errors=True)
+
+
+class ZygotePool:
+    """One zygote per batch worker, all started at once (they import numpy in parallel)."""
+
+    def __init__(self, size: int, limits: Limits | None = None, *, use_cgroup: bool = True) -> None:
+        self.idle: queue.SimpleQueue[Zygote] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.all: list[Zygote] = []
+        for _ in range(size):
+            zygote = Zygote(limits, use_cgroup=use_cgroup)
+            self.all.append(zygote)
+            self.idle.put(zygote)
+
+    def take(self) -> Zygote:
+        """An idle zygote; blocks while every worker is busy."""
+        return self.idle.get()
+
+    def give_back(self, zygote: Zygote) -> None:
+        """Return a zygote from ``take``, or the replacement of one that broke meanwhile."""
+        with self.lock:
+            if zygote not in self.all:
+                self.all.append(zygote)
+        self.idle.put(zygote)
+
+    def abort(self) -> None:
+        """Kill every worker sandbox at once (Ctrl-C), from any thread."""
+        with self.lock:
+            zygotes = list(self.all)
+        for zygote in zygotes:
+            zygote.abort()
+
+    def close(self) -> None:
+        """Stop every worker sandbox."""
+        with self.lock:
+            zygotes, self.all = self.all, []
+        for zygote in zygotes:
+            zygote.stop()
