@@ -31,6 +31,12 @@ BINARY_SIGNATURES = {
     b"\xff\xd8\xff": "a JPEG image",
     b"\x7fELF": "a Linux executable",
 }
+# Read in the trusted process before anything is capped: a bigger file is almost always
+# saved outputs (plots, printed arrays), which the grader ignores anyway.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+# The cells travel to the child in one JSON frame header (protocol.HEADER_CAP, 4 MiB);
+# counted as JSON-escaped text, with room to spare for the rest of the request.
+MAX_CODE_BYTES = 2 * 1024 * 1024
 FIX_NOTEBOOK = (
     "Open it in Jupyter, save it (File > Save), download the .ipynb again and resubmit it."
 )
@@ -77,6 +83,15 @@ def read_submission(path: Path) -> Submission:
             f"{path} is not a file", "pass one .ipynb or .py file (use `grader batch` for a folder)"
         )
     name = path.name
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        return Submission(
+            name,
+            (),
+            problem=f"{name} is {_megabytes(size)}, more than the {_megabytes(MAX_FILE_BYTES)} "
+            "the grader reads; that is almost always saved output (plots, printed arrays). "
+            "In Jupyter use Edit > Clear Outputs of All Cells, save, and resubmit.",
+        )
     data = path.read_bytes()
     if not data.strip():
         return Submission(name, (), problem=f"{name} is empty (0 bytes of code). {FIX_NOTEBOOK}")
@@ -149,6 +164,12 @@ def _from_notebook(name: str, text: str) -> Submission:
             problem=f"{name} is not valid notebook JSON (line {exc.lineno}, column {exc.colno}: "
             f"{exc.msg}); the file is probably truncated or was edited by hand. {FIX_NOTEBOOK}",
         )
+    except RecursionError:  # e.g. [[[[...]]]] nested deeper than the parser's stack
+        return Submission(
+            name,
+            (),
+            problem=f"{name} is JSON nested too deeply to be a Jupyter notebook. {FIX_NOTEBOOK}",
+        )
     if not isinstance(raw, dict) or "nbformat" not in raw:
         return Submission(
             name,
@@ -194,13 +215,27 @@ def _source(value: object) -> str:
 def _compiles(source: str) -> bool:
     try:
         compile(source, "<cell>", "exec")
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # Nesting too deep for the compiler: the child reports it as that cell's error.
         return False
     return True
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f} MB"
+
+
 def _transform(name: str, cells: list[Cell]) -> Submission:
     """Neutralise IPython-only syntax in cells that are not valid Python as they stand."""
+    code_bytes = sum(len(json.dumps(cell.source)) for cell in cells)
+    if code_bytes > MAX_CODE_BYTES:
+        return Submission(
+            name,
+            (),
+            problem=f"The code cells of {name} hold {_megabytes(code_bytes)} of text, more than "
+            f"the {_megabytes(MAX_CODE_BYTES)} the grader accepts. Remove data pasted into "
+            "cells (load it from a file instead) and resubmit.",
+        )
     notes: list[str] = []
     kept: list[Cell] = []
     for cell in cells:

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from grader.errors import SubmissionNotFoundError, UnsupportedSubmissionError
-from grader.submission import FIX_NOTEBOOK, read_submission, transform_cell
+from grader.sandbox.protocol import HEADER_CAP
+from grader.submission import (
+    FIX_NOTEBOOK,
+    MAX_CODE_BYTES,
+    MAX_FILE_BYTES,
+    read_submission,
+    transform_cell,
+)
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -236,3 +243,48 @@ def test_notes_name_their_cell(submission: Callable[[str], Path]) -> None:
     # The %%bash cell (6) is dropped; the %%time cell (4) keeps its body.
     assert [c.index for c in read.cells] == [2, 3, 4, 5]
     assert read.cells[2].source.splitlines()[1] == "def leaky_relu_backward(dA, cache):"
+
+
+# --- sizes and nesting the trusted process must survive (found by the audit) --------------
+
+
+def test_a_file_over_the_size_cap_is_a_problem_not_a_read(tmp_path: Path) -> None:
+    """A sparse 60 MB file: the cap is checked on its size, before a byte is read."""
+    path = tmp_path / "huge.ipynb"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)
+    read = read_submission(path)
+    assert read.cells == ()
+    assert read.problem == (
+        "huge.ipynb is 50.0 MB, more than the 50.0 MB the grader reads; that is almost always "
+        "saved output (plots, printed arrays). In Jupyter use Edit > Clear Outputs of All "
+        "Cells, save, and resubmit."
+    )
+
+
+def test_more_code_than_one_request_carries_is_a_problem(tmp_path: Path) -> None:
+    """The cells go to the child in one frame header (HEADER_CAP): refuse them here, clearly."""
+    pasted = "DATA = '" + "x" * MAX_CODE_BYTES + "'\n"
+    read = read_submission(write(tmp_path, "pasted.ipynb", notebook(code("x = 1"), code(pasted))))
+    assert read.cells == ()
+    assert read.problem is not None
+    assert read.problem.startswith("The code cells of pasted.ipynb hold 2.0 MB of text, more ")
+    assert read.problem.endswith(
+        "Remove data pasted into cells (load it from a file instead) and resubmit."
+    )
+    assert MAX_CODE_BYTES < HEADER_CAP
+
+
+def test_json_nested_too_deeply_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    read = read_submission(write(tmp_path, "deep.ipynb", "[" * 200_000 + "]" * 200_000))
+    assert read.problem == (
+        f"deep.ipynb is JSON nested too deeply to be a Jupyter notebook. {FIX_NOTEBOOK}"
+    )
+
+
+def test_code_too_deep_to_compile_is_left_for_the_child(tmp_path: Path) -> None:
+    """compile() raises MemoryError on this in the trusted process; the cell is kept as is."""
+    deep = "x = " + "-" * 100_000 + "1\n"
+    read = read_submission(write(tmp_path, "deep.py", f"# %%\n{deep}# %%\ny = 2\n"))
+    assert read.problem is None
+    assert [c.source for c in read.cells] == [f"# %%\n{deep}", "# %%\ny = 2\n"]
