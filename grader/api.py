@@ -7,6 +7,7 @@ assignment, unavailable sandbox) or a broken assignment folder.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -40,17 +41,38 @@ def start_student_process(
     return StudentProcess(cells, functions, backend="none", limits=limits)
 
 
-def zygote_sandbox(zygote: Zygote) -> SandboxFactory:
-    """A factory whose bwrap sandboxes are forks of ``zygote`` (started ahead of time)."""
+class ZygoteSandboxes:
+    """A sandbox factory whose bwrap sandboxes are forks of one zygote, started ahead of time.
 
-    def start(
-        cells: Sequence[tuple[int, str]], functions: Sequence[str], backend: str, limits: Limits
+    Use as a context manager: leaving it stops the zygote (and any replacement of it).
+    """
+
+    def __init__(self) -> None:
+        self.zygote = Zygote()
+        self.processes: list[ZygoteStudentProcess] = []
+
+    def __call__(
+        self,
+        cells: Sequence[tuple[int, str]],
+        functions: Sequence[str],
+        backend: str,
+        limits: Limits,
     ) -> Sandbox:
         if backend != "bwrap":
             return start_student_process(cells, functions, backend, limits)
-        return ZygoteStudentProcess(cells, functions, limits=limits, zygote=zygote)
+        if self.processes:  # the last one may have replaced a zygote that broke
+            self.zygote = self.processes[-1].zygote
+        process = ZygoteStudentProcess(cells, functions, limits=limits, zygote=self.zygote)
+        self.processes.append(process)
+        return process
 
-    return start
+    def __enter__(self) -> ZygoteSandboxes:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        zygotes = [self.zygote, *(p.zygote for p in self.processes)]
+        for zygote in {id(z): z for z in zygotes}.values():
+            zygote.stop()
 
 
 @dataclass(frozen=True)
@@ -236,18 +258,15 @@ def grade(
     ``assignment`` may be omitted when the file names its own (see ``resolve_assignment``)
     or only one assignment exists.
     """
-    # The worker sandbox imports numpy while this process reads the notebook and the tests.
-    zygote = Zygote() if sandbox != "none" and bwrap_problem() is None else None
-    try:
+    # The sandbox imports numpy while this process reads the notebook and the tests.
+    warm = sandbox != "none" and bwrap_problem() is None
+    with ZygoteSandboxes() if warm else contextlib.nullcontext() as sandboxes:
         read = read_submission(submission)
         name = resolve_assignment(assignment, read.assignment, course_dir, submission=read.name)
         prepared = prepare_assignment(name, course_dir)
         info = resolve_sandbox(sandbox)
-        start = zygote_sandbox(zygote) if zygote is not None else start_student_process
+        start = sandboxes if sandboxes is not None else start_student_process
         return grade_submission(prepared, read, sandbox=info, suite=suite, start_sandbox=start)
-    finally:
-        if zygote is not None:
-            zygote.stop()
 
 
 def check(

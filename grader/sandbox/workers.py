@@ -139,6 +139,7 @@ class Zygote:
         finally:
             theirs.close()
         self.ready = False
+        self.stopped = False
         self.outer_pid = 0  #: the zygote's pid as this process sees it (bwrap's child)
         self.busy = False
 
@@ -261,20 +262,24 @@ class Zygote:
 
     def alive(self) -> bool:
         """Still running and usable (not stopped after a failure)."""
-        return self.proc.poll() is None and self.control.fileno() >= 0
+        return not self.stopped and self.proc.poll() is None
 
     def abort(self) -> None:
-        """Kill the whole worker sandbox now, from any thread (batch Ctrl-C)."""
-        for pid in (self.outer_pid, self.proc.pid):
-            if pid > 0:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+        """Kill the whole worker sandbox now, from any thread (batch Ctrl-C).
+
+        Killing bwrap is enough: its PID 1, the zygote, dies with it (``--die-with-parent``)
+        and takes the PID namespace along. bwrap's pid is ours until we reap it: no reuse.
+        """
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.proc.pid, signal.SIGKILL)
 
     def stop(self) -> None:
         """Kill the worker sandbox (its PID 1, and so every process in it) and clean up."""
+        if self.stopped:
+            return
+        self.stopped = True
         self.abort()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
         self.control.close()
