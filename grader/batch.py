@@ -13,17 +13,26 @@ discards their half-finished grades and leaves only complete result files.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import hashlib
 import io
 import json
+import multiprocessing
 import os
+import signal
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -35,7 +44,7 @@ from grader import api
 from grader.errors import SubmissionNotFoundError, UsageError
 from grader.gradebook import CANVAS_FILE, GRADESCOPE_FILE, canvas_rows, gradescope_rows
 from grader.html_report import render_report
-from grader.report import write_json_atomically
+from grader.report import render_json
 from grader.results import GradingResult
 from grader.sandbox import (
     BackendChoice,
@@ -450,8 +459,10 @@ def run_batch(
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs must be at least 1 (got {jobs})", "omit it to use every core")
     workers = jobs or default_jobs()
-    # One worker sandbox per job, importing numpy while this process reads the class.
-    pool = ZygotePool(workers) if sandbox != "none" and bwrap_problem() is None else None
+    # With one job, this process grades (its worker sandbox imports numpy meanwhile); with
+    # more, each job is a worker process with a worker sandbox of its own (_grade_in_processes).
+    warm = workers == 1 and sandbox != "none" and bwrap_problem() is None
+    pool = ZygotePool(1) if warm else None
     try:
         return _run_batch(
             folder,
@@ -501,12 +512,16 @@ def _run_batch(
     if on_start is not None:
         on_start(len(todo), len(entries))
     children = _Children(pool if info.backend == "bwrap" else None)
-    graded = _grade_all(todo, prepared, info, children, workers)
+    graded = (
+        _grade_in_processes(todo, prepared.assignment.name, course_dir, sandbox, workers)
+        if workers > 1 and len(todo) > 1
+        else _grade_all(todo, prepared, info, children, workers)
+    )
     try:
         # closing(): an interrupt in this loop reaches the generator now, which kills children.
         with contextlib.closing(graded):
-            for entry, digest in graded:
-                write_json_atomically(entry.result, out / f"{entry.name}.json")
+            for entry, digest, document in graded:
+                write_text_atomically(out / f"{entry.name}.json", document)
                 state.record(entry, digest)
                 state.flush()
                 entries[entry.name] = entry
@@ -529,13 +544,16 @@ def _run_batch(
     return summary
 
 
+Graded = Generator[tuple[BatchEntry, str, str], None, None]  #: entry, its digest, its document
+
+
 def _grade_all(
     todo: Sequence[tuple[BatchItem, str]],
     prepared: api.PreparedAssignment,
     info: SandboxInfo,
     children: _Children,
     workers: int,
-) -> Generator[tuple[BatchEntry, str], None, None]:
+) -> Graded:
     """Yield finished grades as they complete, at most ``workers`` sandboxes at a time."""
     pending: dict[Future[BatchEntry], str] = {}
     queue = list(reversed(todo))
@@ -548,7 +566,8 @@ def _grade_all(
                 pending[pool.submit(_grade_one, item, prepared, info, children)] = digest
             done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: f.result().name):
-                yield future.result(), pending.pop(future)
+                entry = future.result()
+                yield entry, pending.pop(future), render_json(entry.result)
     except BaseException:
         # Ctrl-C (or a failed write): kill the children and discard their unfinished grades.
         # Kill repeatedly: a worker may have been starting a child while we killed the others.
@@ -557,6 +576,75 @@ def _grade_all(
         while any(not f.done() for f in pending) and time.monotonic() < give_up:
             children.kill_all()
             time.sleep(0.05)
+        raise
+    pool.shutdown(wait=True)
+
+
+# One worker process per job: the trusted side of grading (the tests, the reference, the
+# diagnosis, the JSON) is CPU work under the GIL, so threads of one process share one core.
+_worker: tuple[api.PreparedAssignment, SandboxInfo, _Children] | None = None
+
+
+def _start_worker(assignment: str, course_dir: Path | None, sandbox: BackendChoice) -> None:
+    """Initialise a worker process: the assignment, the backend, and one worker sandbox."""
+    global _worker
+    # Ctrl-C reaches the whole foreground group: the parent alone handles it (kills workers).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    prepared = api.prepare_assignment(assignment, course_dir)
+    info = api.resolve_sandbox(sandbox)
+    pool = ZygotePool(1) if info.backend == "bwrap" else None
+    if pool is not None:
+        atexit.register(pool.close)
+    _worker = (prepared, info, _Children(pool))
+
+
+def _grade_in_worker(item: BatchItem) -> tuple[str, Status, str, bool]:
+    """(document, status, reason, internal error) of one submission, in a worker process."""
+    if _worker is None:
+        raise RuntimeError("worker process not initialised")
+    entry = _grade_one(item, *_worker)
+    return render_json(entry.result), entry.status, entry.reason, entry.internal_error
+
+
+def _grade_in_processes(
+    todo: Sequence[tuple[BatchItem, str]],
+    assignment: str,
+    course_dir: Path | None,
+    sandbox: BackendChoice,
+    workers: int,
+) -> Graded:
+    """Like ``_grade_all``, on ``workers`` processes grading one submission at a time each.
+
+    Only plain data comes back (the rendered document and strings): the same bytes the
+    in-process path writes, since the document is rendered from the worker's result.
+    """
+    pending: dict[Future[tuple[str, Status, str, bool]], tuple[BatchItem, str]] = {}
+    queue = list(reversed(todo))
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(todo)),
+        mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded process
+        initializer=_start_worker,
+        initargs=(assignment, course_dir, sandbox),
+    )
+    try:
+        while queue or pending:
+            while queue and len(pending) < workers:
+                item, digest = queue.pop()
+                pending[pool.submit(_grade_in_worker, item)] = (item, digest)
+            done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: pending[f][0].name):
+                item, digest = pending.pop(future)
+                document, status, reason, internal = future.result()
+                result = GradingResult.from_gradescope(json.loads(document))
+                entry = BatchEntry(item.name, result, status, reason, internal_error=internal)
+                yield entry, digest, document
+    except BaseException:
+        # Ctrl-C (or a failed write): kill the workers; their sandboxes see them go and end.
+        processes = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(OSError, ValueError):
+                process.kill()
         raise
     pool.shutdown(wait=True)
 

@@ -256,6 +256,12 @@ def collect_tests(path: Path, suite: SuiteName, default_visibility: Visibility) 
 # --- running -------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _parameters(function: Callable[..., Any]) -> tuple[str, ...]:
+    """A test function's parameter names (cached: a batch asks once per test per submission)."""
+    return tuple(inspect.signature(function).parameters)
+
+
 class SuiteRunner:
     """Runs collected tests against one loaded submission, recording every call."""
 
@@ -294,7 +300,7 @@ class SuiteRunner:
         for name in self.function_names:
             available[name] = functools.partial(StudentFunction, name, self)
         kwargs: dict[str, Any] = {}
-        for parameter in inspect.signature(case.function).parameters:
+        for parameter in _parameters(case.function):
             if parameter in case.params:
                 kwargs[parameter] = case.params[parameter]
             elif parameter in available:
