@@ -60,8 +60,8 @@ class ZygoteSandboxes:
     ) -> Sandbox:
         if backend != "bwrap":
             return start_student_process(cells, functions, backend, limits)
-        if self.processes:  # the last one may have replaced a zygote that broke
-            self.zygote = self.processes[-1].zygote
+        if self.processes and self.processes[-1].zygote is not None:
+            self.zygote = self.processes[-1].zygote  # it may have replaced one that broke
         process = ZygoteStudentProcess(cells, functions, limits=limits, zygote=self.zygote)
         self.processes.append(process)
         return process
@@ -70,7 +70,7 @@ class ZygoteSandboxes:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        zygotes = [self.zygote, *(p.zygote for p in self.processes)]
+        zygotes = [self.zygote, *(p.zygote for p in self.processes if p.zygote is not None)]
         for zygote in {id(z): z for z in zygotes}.values():
             zygote.stop()
 

@@ -420,7 +420,7 @@ def _grade_one(
         return BatchEntry(item.name, result, "error", reason, internal_error=True)
     finally:
         for process in leased:  # its zygote, or the replacement of one that broke meanwhile
-            if children.pool is not None:
+            if children.pool is not None and process.zygote is not None:
                 children.pool.give_back(process.zygote)
     status, reason = classify(submission, watch, prepared.assignment.functions)
     return BatchEntry(item.name, result, status, reason)

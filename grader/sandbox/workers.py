@@ -58,6 +58,16 @@ class ZygoteError(Exception):
     """The worker sandbox failed or stopped answering; it has been killed."""
 
 
+class ForksUnsupportedError(ZygoteError):
+    """A fork cannot get fresh namespaces here (e.g. nested user namespaces are forbidden)."""
+
+
+# Why zygotes cannot work on this machine, once a zygote found out: runs then start a fresh
+# bwrap each (slower, as isolated).
+_forks_unsupported: str | None = None
+BWRAP_EXTRA_ARGS: tuple[str, ...] = ()  # tests add --disable-userns to see the fallback
+
+
 @dataclass(frozen=True)
 class ForkedRun:
     """The trusted side's ends of one forked child's pipes."""
@@ -113,7 +123,7 @@ class Zygote:
         # The zygote's own stderr (set-up errors); closed in stop().
         self.log = tempfile.TemporaryFile(dir=self.runtime)  # noqa: SIM115
         bwrap = shutil.which("bwrap") or "bwrap"
-        args = [bwrap, *_bwrap_base_args(), "--as-pid-1", "--dir", SANDBOX_TMP]
+        args = [bwrap, *_bwrap_base_args(), *BWRAP_EXTRA_ARGS, "--as-pid-1", "--dir", SANDBOX_TMP]
         for path in _runtime_paths():
             args += ["--ro-bind", path, path]
         for name in ZYGOTE_SOURCES:
@@ -141,7 +151,6 @@ class Zygote:
         self.ready = False
         self.stopped = False
         self.outer_pid = 0  #: the zygote's pid as this process sees it (bwrap's child)
-        self.busy = False
 
     @staticmethod
     def _bounds(limits: Limits) -> tuple[int, int]:
@@ -182,10 +191,15 @@ class Zygote:
         """Block until numpy is imported and the zygote listens; raises ZygoteError."""
         if self.ready:
             return
+        global _forks_unsupported
         reply = self._reply(START_TIMEOUT)
         if reply.get("op") != "ready":
             self.stop()
             raise ZygoteError("the worker sandbox sent an unexpected message")
+        if reply.get("problem") is not None:
+            self.stop()
+            _forks_unsupported = str(reply["problem"])[:500]
+            raise ForksUnsupportedError(_forks_unsupported)
         children = _children(self.proc.pid)
         if len(children) != 1:
             self.stop()
@@ -221,7 +235,6 @@ class Zygote:
             for fd in (request_w, response_r, output_r):
                 os.close(fd)
             raise
-        self.busy = True
         return ForkedRun(pid, request_w, response_r, output_r)
 
     def outer_pid_of(self, inner_pid: int) -> int | None:
@@ -237,7 +250,6 @@ class Zygote:
         Returns only once nothing of the run is left; raises ZygoteError (the worker is then
         killed, which ends the run too) when the zygote cannot confirm that.
         """
-        self.busy = False
         try:
             self.control.send(json.dumps({"op": "end", "grace": grace}).encode())
         except OSError as exc:
@@ -303,7 +315,9 @@ class ZygoteStudentProcess(StudentProcess):
     """A ``StudentProcess`` under bwrap whose child is forked by a worker's zygote.
 
     Without ``zygote``, it starts a private one (the cost of a fresh sandbox, once; restarts
-    after a crash then cost a fork) and stops it on ``close()``.
+    after a crash then cost a fork) and stops it on ``close()``. Where forks cannot get fresh
+    namespaces (nested user namespaces forbidden), every run starts a fresh bwrap instead,
+    as ``StudentProcess`` does: slower, and isolated the same way.
     """
 
     def __init__(
@@ -316,24 +330,44 @@ class ZygoteStudentProcess(StudentProcess):
         use_cgroup: bool = True,
     ) -> None:
         super().__init__(cells, functions, backend="bwrap", limits=limits, use_cgroup=use_cgroup)
-        self.own_zygote = zygote is None
-        self.zygote = zygote if zygote is not None else Zygote(limits, use_cgroup=use_cgroup)
+        self.per_run = _forks_unsupported is not None  #: a fresh bwrap per run, no zygote
+        self.own_zygote = zygote is None and not self.per_run
+        if zygote is None and not self.per_run:
+            zygote = Zygote(limits, use_cgroup=use_cgroup)
+        self.zygote = zygote
         self.active = False
         self.oom_baseline = 0
+        if self.per_run:
+            StudentProcess._prepare_runtime(self)
 
     def _prepare_runtime(self) -> None:
         """Nothing per run: the sources live in the zygote's runtime folder."""
 
     def _alive(self) -> bool:
-        return self.active
+        return super()._alive() if self.per_run else self.active
 
     def abort(self) -> None:
-        self.zygote.abort()
+        if self.per_run:
+            super().abort()
+        elif self.zygote is not None:
+            self.zygote.abort()
 
     def _start(self) -> None:
+        if not self.per_run:
+            try:
+                self._start_fork()
+                return
+            except ForksUnsupportedError:
+                self.per_run = True
+                StudentProcess._prepare_runtime(self)
+        super()._start()
+
+    def _start_fork(self) -> None:
         settings = dict(self._child_settings(), tmp_bytes=self.limits.tmp_bytes)
         try:
             run = self._fork(settings)
+        except ForksUnsupportedError:
+            raise
         except ZygoteError:
             # The worker died (e.g. between two submissions): one fresh one, then give up.
             self.zygote = Zygote(self.limits, use_cgroup=self.use_cgroup)
@@ -344,8 +378,9 @@ class ZygoteStudentProcess(StudentProcess):
         self.active = True
 
     def _fork(self, settings: dict[str, Any]) -> ForkedRun:
-        if not self.zygote.alive():
-            self.zygote.stop()
+        if self.zygote is None or not self.zygote.alive():
+            if self.zygote is not None:
+                self.zygote.stop()
             self.zygote = Zygote(self.limits, use_cgroup=self.use_cgroup)
         self.zygote.use_limits(self.limits)
         self.oom_baseline = self.zygote.oom_kills()
@@ -353,7 +388,7 @@ class ZygoteStudentProcess(StudentProcess):
 
     def _end(self, grace: float) -> int | None:
         """End the run: the zygote kills and reaps it (and the cgroup, from outside, too)."""
-        if not self.active:
+        if not self.active or self.zygote is None:
             return None
         self.active = False
         status: int | None = None
@@ -371,9 +406,11 @@ class ZygoteStudentProcess(StudentProcess):
         return _returncode(status)
 
     def kill(self) -> int | None:
-        return self._end(0.0)
+        return super().kill() if self.per_run else self._end(0.0)
 
     def _exit_status(self) -> int | None:
+        if self.per_run:
+            return super()._exit_status()
         before = self.oom_kills
         status = self._end(0.5)
         self.last_exit_oom = self.oom_kills > before
@@ -381,7 +418,7 @@ class ZygoteStudentProcess(StudentProcess):
 
     def close(self) -> None:
         self.kill()
-        if self.own_zygote:
+        if self.own_zygote and self.zygote is not None:
             self.zygote.stop()
         shutil.rmtree(self.runtime, ignore_errors=True)
 

@@ -167,6 +167,27 @@ def end_run(pid: int, grace: float) -> tuple[int | None, bool]:
     return status, False
 
 
+def fork_problem() -> str | None:
+    """Why a fork cannot set itself up here (e.g. nested user namespaces are forbidden)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            enter_fresh_namespaces(1024 * 1024)
+        except BaseException as exc:
+            os.write(write_end, str(exc).encode()[:500])
+            os._exit(SETUP_FAILED)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        detail = reader.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if status == 0:
+        return None
+    return detail or f"the trial fork ended with wait status {status}"
+
+
 def _send(control: socket.socket, message: dict[str, Any]) -> None:
     control.send(json.dumps(message).encode())
 
@@ -177,7 +198,7 @@ def main(argv: list[str]) -> None:
     # As PID 1 only signals with a handler arrive from inside the namespace: Python's
     # SIGINT handler is the one to remove.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _send(control, {"op": "ready"})
+    _send(control, {"op": "ready", "problem": fork_problem()})
     current: int | None = None
     while True:
         try:

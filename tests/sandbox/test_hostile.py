@@ -40,6 +40,7 @@ from grader.sandbox import SandboxInfo, StudentProcess
 from grader.sandbox.cgroup import cgroup_problem
 from grader.sandbox.parent import FALLBACK_WARNING, SCRUBBED_ENV
 from grader.sandbox.redact import REDACTED
+from grader.sandbox.workers import ZygoteStudentProcess
 from grader.submission import read_submission
 
 pytestmark = pytest.mark.sandbox
@@ -180,8 +181,11 @@ def test_daemonised_orphan_is_dead_before_the_result_exists(
         pytest.skip(f"no cgroup here: {cgroup_problem()}")
 
     def start(cells: Any, functions: Any, name: str, limits: Any) -> StudentProcess:
-        kind = "bwrap" if name == "bwrap" else "none"
-        return StudentProcess(cells, functions, backend=kind, limits=limits, use_cgroup=use_cgroup)
+        if name == "bwrap":  # as grading runs it: a fork of a zygote
+            return ZygoteStudentProcess(cells, functions, limits=limits, use_cgroup=use_cgroup)
+        return StudentProcess(
+            cells, functions, backend="none", limits=limits, use_cgroup=use_cgroup
+        )
 
     path = copy_fixture("orphan_sleeper.py", tmp_path, TOKEN=token)
     result = grade_submission(prepared, read_submission(path), sandbox=backend, start_sandbox=start)

@@ -18,7 +18,7 @@ from hostile_support import copy_fixture, live_pids_with
 
 from grader.api import PreparedAssignment, ZygoteSandboxes, grade_submission
 from grader.results import GradingResult
-from grader.sandbox import SandboxInfo
+from grader.sandbox import SandboxInfo, workers
 from grader.sandbox.parent import bwrap_problem, resolve_backend
 from grader.sandbox.workers import ZygoteStudentProcess
 from grader.submission import read_submission
@@ -123,3 +123,23 @@ def test_a_worker_that_dies_costs_only_its_current_run(
     assert not dead.alive()
     assert worker.processes[-1].zygote is not dead
     assert isinstance(worker.processes[-1], ZygoteStudentProcess)
+
+
+def test_where_forks_cannot_unshare_each_run_gets_a_fresh_bwrap(
+    prepared: PreparedAssignment,
+    bwrap: SandboxInfo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Like a kernel that forbids nested user namespaces (e.g. Ubuntu's AppArmor policy)."""
+    monkeypatch.setattr(workers, "BWRAP_EXTRA_ARGS", ("--disable-userns",))
+    monkeypatch.setattr(workers, "_forks_unsupported", None)
+    path = copy_fixture("leaves_traces.py", tmp_path, TOKEN="fallback-" + tmp_path.name)
+    with ZygoteSandboxes() as worker:
+        first = grade_on(worker, prepared, bwrap, path)
+        second = grade_on(worker, prepared, bwrap, path)
+    assert workers._forks_unsupported is not None
+    assert "unshare" in workers._forks_unsupported
+    assert [p.per_run for p in worker.processes] == [True, True]
+    assert (first.score, second.score) == (100, 100)
+    assert traces(second)[0] == []
