@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import textwrap
 from pathlib import Path
 
 CORRECT = {
@@ -99,7 +100,7 @@ def submission(kind: str, variant: str) -> tuple[str, str]:
         return ".ipynb", _notebook(imports, _function(BUSY.format(seconds=120)))
     # a cell that hangs until the per-cell limit interrupts it; the function is fine
     return ".ipynb", _notebook(
-        imports, BUSY.format(seconds=60).replace("    ", ""), _function(CORRECT["where"])
+        imports, textwrap.dedent(BUSY.format(seconds=60)), _function(CORRECT["where"])
     )
 
 

@@ -193,6 +193,8 @@ class Zygote:
             return
         global _forks_unsupported
         reply = self._reply(START_TIMEOUT)
+        # bwrap has bound the sources by now: nothing is left behind if this process dies.
+        shutil.rmtree(self.runtime, ignore_errors=True)
         if reply.get("op") != "ready":
             self.stop()
             raise ZygoteError("the worker sandbox sent an unexpected message")
@@ -339,6 +341,13 @@ class ZygoteStudentProcess(StudentProcess):
         self.oom_baseline = 0
         if self.per_run:
             StudentProcess._prepare_runtime(self)
+        else:
+            os.rmdir(self.runtime)  # the zygote has the sources; nothing to leave behind
+
+    def _per_run_from_now_on(self) -> None:
+        self.per_run = True
+        self.runtime = Path(tempfile.mkdtemp(prefix="grader-run-"))
+        StudentProcess._prepare_runtime(self)
 
     def _prepare_runtime(self) -> None:
         """Nothing per run: the sources live in the zygote's runtime folder."""
@@ -358,8 +367,7 @@ class ZygoteStudentProcess(StudentProcess):
                 self._start_fork()
                 return
             except ForksUnsupportedError:
-                self.per_run = True
-                StudentProcess._prepare_runtime(self)
+                self._per_run_from_now_on()
         super()._start()
 
     def _start_fork(self) -> None:
