@@ -70,6 +70,9 @@ REPORT_FILE = "report.html"
 STATE_FLUSH_SECONDS = 2.0  # rewrite the skip-state at most this often (plus at the end)
 INTERRUPTED = "the batch was interrupted"
 KILL_PATIENCE_SECONDS = 10.0  # after Ctrl-C, how long to keep killing children that start
+# A submission graded for longer (most take well under 0.1 s) is probably waiting out a time
+# limit: it stops counting against --jobs, so the class goes on around it.
+LONG_RUNNING_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -613,27 +616,33 @@ def _grade_in_processes(
     sandbox: BackendChoice,
     workers: int,
 ) -> Graded:
-    """Like ``_grade_all``, on ``workers`` processes grading one submission at a time each.
+    """Like ``_grade_all``, on worker processes grading one submission at a time each.
 
-    Only plain data comes back (the rendered document and strings): the same bytes the
-    in-process path writes, since the document is rendered from the worker's result.
+    ``workers`` submissions are graded at once, plus up to ``workers`` more while some have
+    run for over ``LONG_RUNNING_SECONDS``: a hanging submission waits out its limits
+    without holding a job the rest of the class needs. Only plain data comes back (the
+    rendered document and strings): the same bytes the in-process path writes.
     """
-    pending: dict[Future[tuple[str, Status, str, bool]], tuple[BatchItem, str]] = {}
+    pending: dict[Future[tuple[str, Status, str, bool]], tuple[BatchItem, str, float]] = {}
     queue = list(reversed(todo))
+    capacity = min(2 * workers, len(todo))
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)),
+        max_workers=capacity,
         mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded process
         initializer=_start_worker,
         initargs=(assignment, course_dir, sandbox),
     )
     try:
         while queue or pending:
-            while queue and len(pending) < workers:
+            now = time.monotonic()
+            running = sum(1 for *_, t in pending.values() if now - t < LONG_RUNNING_SECONDS)
+            while queue and running < workers and len(pending) < capacity:
                 item, digest = queue.pop()
-                pending[pool.submit(_grade_in_worker, item)] = (item, digest)
-            done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                pending[pool.submit(_grade_in_worker, item)] = (item, digest, now)
+                running += 1
+            done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: pending[f][0].name):
-                item, digest = pending.pop(future)
+                item, digest, _ = pending.pop(future)
                 document, status, reason, internal = future.result()
                 result = GradingResult.from_gradescope(json.loads(document))
                 entry = BatchEntry(item.name, result, status, reason, internal_error=internal)
