@@ -148,6 +148,46 @@ def _bwrap_base_args() -> list[str]:
     return args
 
 
+# Inside the sandbox /tmp, /dev/shm and /dev are fresh mounts (and a zygote's fork mounts
+# its own /tmp again), so an interpreter or venv that lives under one of them on the host
+# (a CI checkout in /tmp, say) would vanish: such folders are bound here instead.
+SANDBOX_RELOCATED = "/run/grader-python"
+_SHADOWED_ROOTS = ("/tmp", "/dev", "/proc", SANDBOX_ROOT)  # noqa: S108 -- paths inside the sandbox
+
+
+def _shadowed(path: str) -> bool:
+    return any(path == root or path.startswith(root + os.sep) for root in _SHADOWED_ROOTS)
+
+
+def runtime_binds() -> list[tuple[str, str]]:
+    """(host folder, folder inside the sandbox) for each of ``_runtime_paths()``."""
+    binds = []
+    for index, path in enumerate(_runtime_paths()):
+        inside = f"{SANDBOX_RELOCATED}/{index}" if _shadowed(path) else path
+        binds.append((path, inside))
+    return binds
+
+
+def sandbox_python() -> str:
+    """This interpreter's path as the sandbox sees it (see ``runtime_binds``).
+
+    The unresolved path is kept where it is not relocated: a venv's ``bin/python`` is a
+    symlink, and Python finds the venv (``pyvenv.cfg``) from the path it was started by.
+    """
+    executable = os.path.abspath(sys.executable)
+    for host, inside in runtime_binds():
+        if host != inside:
+            for candidate in (
+                executable,
+                os.path.join(
+                    os.path.realpath(os.path.dirname(executable)), os.path.basename(executable)
+                ),
+            ):
+                if candidate.startswith(host + os.sep):
+                    return inside + candidate[len(host) :]
+    return executable
+
+
 def _runtime_paths() -> list[str]:
     """Folders the interpreter and numpy need, and nothing of the project checkout."""
     numpy_site = str(Path(np.__file__).resolve().parent.parent)
@@ -388,11 +428,12 @@ class StudentProcess:
         limits = json.dumps(self._child_settings())
         python = sys.executable
         if self.backend == "bwrap":
+            python = sandbox_python()
             bwrap = shutil.which("bwrap") or "bwrap"
             args = [bwrap, *_bwrap_base_args()]
             args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", SANDBOX_TMP]
-            for path in _runtime_paths():
-                args += ["--ro-bind", path, path]
+            for host, inside in runtime_binds():
+                args += ["--ro-bind", host, inside]
             args += ["--ro-bind", str(self.runtime / "child.py"), f"{SANDBOX_ROOT}/child.py"]
             args += ["--ro-bind", str(self.runtime / "protocol.py"), f"{SANDBOX_ROOT}/protocol.py"]
             args += ["--setenv", "HOME", SANDBOX_TMP, "--chdir", SANDBOX_TMP, "--"]

@@ -24,7 +24,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -44,7 +43,8 @@ from grader.sandbox.parent import (
     _bwrap_base_args,
     _DeadlineReader,
     _Output,
-    _runtime_paths,
+    runtime_binds,
+    sandbox_python,
 )
 
 ZYGOTE_SOURCES = ("child.py", "protocol.py", "zygote.py")
@@ -124,12 +124,12 @@ class Zygote:
         self.log = tempfile.TemporaryFile(dir=self.runtime)  # noqa: SIM115
         bwrap = shutil.which("bwrap") or "bwrap"
         args = [bwrap, *_bwrap_base_args(), *BWRAP_EXTRA_ARGS, "--as-pid-1", "--dir", SANDBOX_TMP]
-        for path in _runtime_paths():
-            args += ["--ro-bind", path, path]
+        for host, inside in runtime_binds():
+            args += ["--ro-bind", host, inside]
         for name in ZYGOTE_SOURCES:
             args += ["--ro-bind", str(self.runtime / name), f"{SANDBOX_ROOT}/{name}"]
         args += ["--setenv", "HOME", SANDBOX_TMP, "--chdir", "/", "--remount-ro", "/", "--"]
-        command = [*args, sys.executable, *PYTHON_FLAGS, f"{SANDBOX_ROOT}/zygote.py"]
+        command = [*args, sandbox_python(), *PYTHON_FLAGS, f"{SANDBOX_ROOT}/zygote.py"]
         try:
             self.proc = subprocess.Popen(
                 [*command, str(theirs.fileno())],
