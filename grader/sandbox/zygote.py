@@ -58,7 +58,9 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
-SYS_KEYCTL = 250  # x86_64
+# keyctl(2) has no libc wrapper: its syscall number per architecture. Elsewhere the set-up
+# fails, the trial fork says so, and every run gets a fresh bwrap instead (workers.py).
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine, -1)
 KEYCTL_JOIN_SESSION_KEYRING = 1
 TMP = b"/tmp"  # mounted fresh and private for each fork
 SHM = b"/dev/shm"  # likewise
