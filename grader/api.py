@@ -23,7 +23,7 @@ from grader.results import GradingResult, TestResult
 from grader.sandbox import BackendChoice, Limits, LoadReport, Sandbox, SandboxInfo, StudentProcess
 from grader.sandbox import resolve_backend as _resolve_backend
 from grader.sandbox.parent import bwrap_problem
-from grader.sandbox.redact import protected_lines, redact
+from grader.sandbox.redact import RedactingSandbox, protected_lines, redact
 from grader.sandbox.workers import Zygote, ZygoteStudentProcess
 from grader.scoring import fail_all, missing_function_message, overall_message, score_tests
 from grader.submission import Submission, read_submission
@@ -140,6 +140,11 @@ def grade_submission(
     else:
         cells = [(cell.index, cell.source) for cell in submission.cells]
         process = start_sandbox(cells, assignment.functions, sandbox.backend, assignment.limits)
+        # Under bwrap the hidden tests and reference cannot be read at all; elsewhere a
+        # submission could quote them in its exception messages, so those are redacted.
+        protected = protected_lines([assignment.hidden_tests, assignment.reference])
+        if sandbox.backend != "bwrap":
+            process = RedactingSandbox(process, protected)
         try:
             report = process.load()
             problem = _load_problem(assignment, report)
@@ -159,7 +164,6 @@ def grade_submission(
         finally:
             process.close()
         # Under the fallback a submission can read (and print) the hidden tests and reference.
-        protected = protected_lines([assignment.hidden_tests, assignment.reference])
         output_excerpt = redact(process.captured_output, protected)
     score = sum(r.score for r in results)
     max_score = sum(r.max_score for r in results)

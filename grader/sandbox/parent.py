@@ -61,6 +61,11 @@ FALLBACK_WARNING = (
     "(a separate process with resource limits only): it could read files this user can read. "
     "Install the 'bubblewrap' package for full isolation."
 )
+CHOSEN_NONE_WARNING = (
+    "--sandbox none: the submission ran without OS isolation (a separate process with "
+    "resource limits only): it could read files this user can read. Fine for checking your "
+    "own code; use --sandbox auto or bwrap for grading."
+)
 NO_PROCESS_BOUND_WARNING = (
     "no writable cgroup was found, and bwrap started by root cannot limit the number of "
     "processes (RLIMIT_NPROC does not apply to root): a fork bomb is stopped only by the "
@@ -109,7 +114,7 @@ def bwrap_problem() -> str | None:
 def resolve_backend(choice: BackendChoice) -> SandboxInfo:
     """Pick the strongest isolation available for ``auto``; raise ValueError for a bad choice."""
     if choice == "none":
-        return SandboxInfo("none", (FALLBACK_WARNING,))
+        return SandboxInfo("none", (CHOSEN_NONE_WARNING,))
     problem = bwrap_problem()
     if choice == "bwrap" and problem:
         raise ValueError(problem)

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from grader.sandbox.outcomes import CallOutcome, Frame, LoadReport, Raised
+
+if TYPE_CHECKING:
+    from grader.sandbox import Sandbox
 
 MIN_LINE = 12  #: shorter lines ("import numpy", "return dZ") say nothing about a solution
 REDACTED = "[line removed: it repeats a line of a protected grading file]"
@@ -35,3 +42,51 @@ def redact(text: str, lines: Sequence[str]) -> str:
     pattern = re.compile("|".join(re.escape(line) for line in lines))
     kept = [REDACTED if pattern.search(line) else line for line in text.splitlines()]
     return "\n".join(kept) + ("\n" if text.endswith("\n") else "")
+
+
+class RedactingSandbox:
+    """Wraps a sandbox so the texts its submission controls are redacted as they arrive.
+
+    Exception messages, the code lines of tracebacks and cell errors are quoted in feedback;
+    under the fallback a submission could fill them with the hidden tests it read (e.g.
+    ``raise ValueError(open(path).read())``). Values are untouched: they are compared, and
+    an object's repr is never quoted beyond its type name.
+    """
+
+    def __init__(self, inner: Sandbox, lines: Sequence[str]) -> None:
+        self.inner = inner
+        self.lines = lines
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self.lines)
+
+    def _frames(self, frames: tuple[Frame, ...]) -> tuple[Frame, ...]:
+        return tuple(replace(f, code=self._clean(f.code)) for f in frames)
+
+    def load(self) -> LoadReport:
+        """The inner report with every cell's error message and traceback redacted."""
+        report = self.inner.load()
+        cells = tuple(
+            replace(c, evalue=self._clean(c.evalue), frames=self._frames(c.frames))
+            for c in report.cells
+        )
+        failure = self._clean(report.failure) if report.failure else report.failure
+        return replace(report, cells=cells, failure=failure, output=self._clean(report.output))
+
+    def call(self, function: str, args: Sequence[Any]) -> CallOutcome:
+        """The inner outcome, with a raised exception's message and traceback redacted."""
+        outcome = self.inner.call(function, args)
+        if isinstance(outcome, Raised):
+            return replace(
+                outcome, evalue=self._clean(outcome.evalue), frames=self._frames(outcome.frames)
+            )
+        return outcome
+
+    @property
+    def captured_output(self) -> str:
+        """The inner sandbox's output, redacted."""
+        return self._clean(self.inner.captured_output)
+
+    def close(self) -> None:
+        """Close the inner sandbox."""
+        self.inner.close()

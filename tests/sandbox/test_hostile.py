@@ -38,7 +38,7 @@ from grader.report import render_json
 from grader.results import GradingResult
 from grader.sandbox import SandboxInfo, StudentProcess
 from grader.sandbox.cgroup import cgroup_problem
-from grader.sandbox.parent import FALLBACK_WARNING, SCRUBBED_ENV
+from grader.sandbox.parent import CHOSEN_NONE_WARNING, SCRUBBED_ENV
 from grader.sandbox.redact import REDACTED
 from grader.sandbox.workers import ZygoteStudentProcess
 from grader.submission import read_submission
@@ -56,7 +56,7 @@ def document(result: GradingResult, backend: SandboxInfo) -> dict[str, Any]:
     jsonschema.validate(doc, SCHEMA)
     assert doc["extra_data"]["sandbox"] == backend.backend
     if backend.backend == "none":
-        assert FALLBACK_WARNING in doc["extra_data"]["warnings"]
+        assert CHOSEN_NONE_WARNING in doc["extra_data"]["warnings"]
     return doc
 
 
@@ -280,7 +280,7 @@ def test_forged_out_file_is_replaced_by_the_real_result(
     assert "FORGED" not in doc["output"]
     assert doc["score"] == baseline(prepared, backend, tmp_path).score
     assert doc["extra_data"]["sandbox"] == backend.backend
-    warned = f"warning: {FALLBACK_WARNING}" in run.stderr
+    warned = f"warning: {CHOSEN_NONE_WARNING}" in run.stderr
     assert warned == (backend.backend == "none")
     time.sleep(0.1)  # a surviving forger writes every 10 ms
     assert json.loads(out.read_text()) == doc
@@ -338,6 +338,28 @@ def test_filesystem_walk_finds_no_hidden_tests_or_reference(
         # The fallback can read them (SECURITY.md); only verbatim lines are kept out.
         assert "found 2 files" in output
         assert REDACTED in output
+
+
+def test_exception_messages_cannot_quote_hidden_tests_or_reference(
+    backend: SandboxInfo, tmp_path: Path, course_copy: Path
+) -> None:
+    """A cell error and a raise quoting the protected files reach feedback redacted."""
+    prepared = with_limits(prepare_assignment(ASSIGNMENT, course_copy), **FAST_LIMITS)
+    result = grade_fixture(
+        prepared, backend, "raises_hidden_tests.py", tmp_path, COURSE_DIR=str(course_copy)
+    )
+    doc = document(result, backend)
+    assert result.score == 0
+    texts = list(strings(doc))
+    leaked = [line for line in _protected_lines() if any(line in text for text in texts)]
+    assert leaked == []
+    raised = next(t for t in result.tests if t.name == "test_positive_inputs").output
+    assert "leaky_relu_backward raised ValueError" in raised
+    if backend.backend == "bwrap":
+        assert "cannot read assignments/leaky_relu_backward/test_hidden.py" in raised
+    else:
+        assert REDACTED in raised  # read, quoted, and removed on the way out
+        assert REDACTED in result.output  # the cell error in the overall message
 
 
 def test_repo_files_cannot_be_modified(
