@@ -10,6 +10,10 @@ PYTESTOPTS ?=
 BENCHOPTS ?=
 
 .DEFAULT_GOAL := help
+# One line per graded example: name, score, and the mistakes found (or why nothing scored).
+SUMMARIZE = import json,sys; d=json.load(open(sys.argv[1])); lines=d['output'].splitlines(); \
+	why=', '.join(d['extra_data']['misconceptions']) or ('-' if d['score']==d['max_score'] or len(lines)<2 else lines[1][:70]); \
+	print('%-22s %5g / %g   %s' % (sys.argv[2], d['score'], d['max_score'], why))
 .PHONY: help install grade test lint format typecheck check bench clean
 
 help: ## list the targets
@@ -30,7 +34,7 @@ grade: $(VENV)/.installed ## grade the example submissions into out/
 		name=$$(basename "$${f%.*}"); \
 		named=$$(grep -Eqs '"grader": *\{|^# *grader: *assignment *=' "$$f" || echo "--assignment $(EXAMPLES_ASSIGNMENT)"); \
 		$(BIN)/grader grade "$$f" $$named --out "$(OUT)/$$name.json" || exit $$?; \
-		$(BIN)/python -c "import json,sys; d=json.load(open(sys.argv[1])); print(f\"{sys.argv[2]:<28} {d['score']:>6g} / {d['max_score']:g}   {', '.join(d['extra_data']['misconceptions']) or '-'}\")" "$(OUT)/$$name.json" "$$name"; \
+		$(BIN)/python -c "$(SUMMARIZE)" "$(OUT)/$$name.json" "$$name"; \
 	done
 	@echo "results written to $(OUT)/"
 

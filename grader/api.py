@@ -196,7 +196,7 @@ def grade_submission(
             assignment=assignment.title,
             score=score,
             max_score=max_score,
-            problem=problem,
+            problem=problem or _shared_failure(results),
             report=report,
             notes=_notes(submission, assignment),
             found=found,
@@ -209,6 +209,15 @@ def grade_submission(
         submission=submission.name,
         extra=extra,
     )
+
+
+def _shared_failure(results: Sequence[TestResult]) -> str | None:
+    """When every test failed with the same message (a stub, a crash), say it once up top."""
+    if not results or any(r.status == "passed" for r in results):
+        return None
+    # Each output is "Checks: <what>" then the failure; compare the failures only.
+    failures = {r.output.split("\n", 1)[-1] for r in results}
+    return f"Every test failed the same way: {failures.pop()}" if len(failures) == 1 else None
 
 
 def _notes(submission: Submission, assignment: Assignment) -> tuple[str, ...]:

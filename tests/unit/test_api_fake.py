@@ -272,6 +272,16 @@ def test_stub_gets_the_replace_the_stub_advice(prepared: api.PreparedAssignment)
     result = grade_with(prepared, FakeSandbox(Raised("NotImplementedError", "not yet")))
     assert result.score == 0.0
     assert all("Replace the `raise NotImplementedError` stub" in t.output for t in result.tests)
+    # Said once in the overall message, since every test failed the same way.
+    summary = result.output.splitlines()[1]
+    assert summary.startswith("Every test failed the same way: leaky_relu_backward raised")
+    assert "NotImplementedError: not yet" in summary
+
+
+def test_different_failures_are_not_summarised_as_one(prepared: api.PreparedAssignment) -> None:
+    result = grade_with(prepared, FakeSandbox(lambda da, z: np.where(z > 0, da, 0.01)))
+    assert result.score == 40.0  # the classic chain-rule mistake
+    assert "Every test failed the same way" not in result.output
 
 
 def test_load_failure_grades_nothing_and_says_why(prepared: api.PreparedAssignment) -> None:
