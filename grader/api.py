@@ -18,7 +18,7 @@ from types import ModuleType
 from grader.assignments import Assignment, load_assignment, mismatch_note, resolve_assignment
 from grader.counterexample import Counterexample, Prober, argument_names, find_counterexamples
 from grader.diagnosis import CallRecord, Misconception, diagnose, load_catalogue
-from grader.errors import SandboxUnavailableError
+from grader.errors import AmbiguousAssignmentError, SandboxUnavailableError
 from grader.results import GradingResult, TestResult
 from grader.sandbox import BackendChoice, Limits, LoadReport, Sandbox, SandboxInfo, StudentProcess
 from grader.sandbox import resolve_backend as _resolve_backend
@@ -277,11 +277,32 @@ def grade(
     warm = sandbox != "none" and bwrap_problem() is None
     with ZygoteSandboxes() if warm else contextlib.nullcontext() as sandboxes:
         read = read_submission(submission)
-        name = resolve_assignment(assignment, read.assignment, course_dir, submission=read.name)
+        try:
+            name = resolve_assignment(assignment, read.assignment, course_dir, submission=read.name)
+        except AmbiguousAssignmentError as exc:
+            if read.problem is None:
+                raise  # a readable file and no way to choose: misuse
+            # An unreadable file cannot name its assignment; it still gets its document.
+            return unassigned_result(read, exc.hint)
         prepared = prepare_assignment(name, course_dir)
         info = resolve_sandbox(sandbox)
         start = sandboxes if sandboxes is not None else start_student_process
         return grade_submission(prepared, read, sandbox=info, suite=suite, start_sandbox=start)
+
+
+def unassigned_result(submission: Submission, hint: str) -> GradingResult:
+    """Score 0 for an unreadable submission whose assignment nobody named: no test ran."""
+    return GradingResult(
+        assignment="",
+        tests=(),
+        output=f"0 points: {submission.problem}",
+        execution_time=0.0,
+        warnings=(
+            f"{submission.name} is unreadable, so it cannot name its assignment and no tests "
+            f"ran (max_score 0). For a score out of the assignment's points, {hint}",
+        ),
+        submission=submission.name,
+    )
 
 
 def check(

@@ -152,7 +152,8 @@ def render_text(result: GradingResult, *, colour: bool = False, width: int = 88)
     def paint(text: str, code: str) -> str:
         return f"{code}{text}{RESET}" if colour else text
 
-    lines = [paint(f"{result.assignment} — {result.submission}", BOLD)]
+    title = result.assignment or "(assignment unknown)"
+    lines = [paint(f"{title} — {result.submission}", BOLD)]
     for test in result.tests:
         mark = paint("PASS", GREEN) if test.status == "passed" else paint("FAIL", RED)
         points = f"{test.score:g}/{test.max_score:g}"

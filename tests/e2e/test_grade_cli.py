@@ -487,3 +487,30 @@ def test_broken_assignment_exits_3_and_still_writes_a_document(
     assert lines[1].startswith("  hint: ")
     document = validate_results(json.loads(out.read_text()))
     assert document["tests"][0]["name"] == "Autograder failed"
+
+
+def test_unreadable_unnamed_submission_still_gets_a_document(
+    submission: Callable[[str], Path],
+    tmp_path: Path,
+    validate_results: Callable[[Any], dict[str, Any]],
+) -> None:
+    """Several assignments and a truncated notebook that cannot say which: a score of 0 with
+    the reason (a broken submission is a score), not a usage error; the fix goes to stderr."""
+    out = tmp_path / "results.json"
+    proc = run_grader("grade", submission("truncated.ipynb"), "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(out.read_text())
+    validate_results(document)
+    assert (document["score"], document["max_score"], document["tests"]) == (0, 0, [])
+    assert "is not valid notebook JSON" in document["output"]
+    assert "pass --assignment NAME" in proc.stderr
+
+
+def test_readable_unnamed_submission_is_still_misuse(
+    submission: Callable[[str], Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "results.json"
+    proc = run_grader("grade", submission("correct_script.py"), "--out", out)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: several assignments exist")
+    assert not out.exists()
