@@ -520,16 +520,20 @@ class StudentProcess:
             self.oom_kills += self.cgroup.oom_kills()
             self.cgroup.remove()
             self.cgroup = None
+        self._release_pipes()
+        self.proc = None
+        return self._signal_status(returncode)
+
+    def _release_pipes(self) -> None:
+        """After the run is dead: finish draining its output, close both protocol pipes."""
         if self.output is not None:
             self.output.thread.join(timeout=1)
         for fd in (self.request_fd, self.reader.fd if self.reader else -1):
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self.proc = None
         self.request_fd = -1
         self.reader = None
-        return self._signal_status(returncode)
 
     def _signal_status(self, returncode: int | None) -> int | None:
         # bwrap reports a child killed by signal N as exit status 128 + N, as shells do.

@@ -403,14 +403,7 @@ class ZygoteStudentProcess(StudentProcess):
         with contextlib.suppress(ZygoteError):  # if raised, the worker was killed, the run too
             status = self.zygote.end(grace)
         self.oom_kills += max(0, self.zygote.oom_kills() - self.oom_baseline)
-        if self.output is not None:
-            self.output.thread.join(timeout=1)
-        for fd in (self.request_fd, self.reader.fd if self.reader else -1):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self.request_fd = -1
-        self.reader = None
+        self._release_pipes()
         return _returncode(status)
 
     def kill(self) -> int | None:
