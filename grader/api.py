@@ -165,8 +165,6 @@ def grade_submission(
             process.close()
         # Under the fallback a submission can read (and print) the hidden tests and reference.
         output_excerpt = redact(process.captured_output, protected)
-    score = sum(r.score for r in results)
-    max_score = sum(r.max_score for r in results)
     extra: dict[str, object] = {"suite": suite}
     if report is not None:
         extra["cells"] = [
@@ -194,9 +192,8 @@ def grade_submission(
         tests=results,
         output=overall_message(
             assignment=assignment.title,
-            score=score,
-            max_score=max_score,
-            problem=problem or _shared_failure(results),
+            results=results,
+            problem=problem,
             report=report,
             notes=_notes(submission, assignment),
             found=found,
@@ -209,15 +206,6 @@ def grade_submission(
         submission=submission.name,
         extra=extra,
     )
-
-
-def _shared_failure(results: Sequence[TestResult]) -> str | None:
-    """When every test failed with the same message (a stub, a crash), say it once up top."""
-    if not results or any(r.status == "passed" for r in results):
-        return None
-    # Each output is "Checks: <what>" then the failure; compare the failures only.
-    failures = {r.output.split("\n", 1)[-1] for r in results}
-    return f"Every test failed the same way: {failures.pop()}" if len(failures) == 1 else None
 
 
 def _notes(submission: Submission, assignment: Assignment) -> tuple[str, ...]:

@@ -207,15 +207,12 @@ def check_function(
     found = [m for m in catalogue if m.id in ids]
     examples = _smallest_examples(records, ids, catalogue, argument_names(function))
     results = score_tests(outcomes, diagnosis, catalogue, examples)
-    score = sum(r.score for r in results)
-    max_score = sum(r.max_score for r in results)
     result = GradingResult(
         assignment=spec.name,
         tests=results,
         output=overall_message(
             assignment=spec.title,
-            score=score,
-            max_score=max_score,
+            results=results,
             problem=None,
             report=None,
             notes=(),

@@ -115,11 +115,19 @@ def missing_function_message(function: str, report: LoadReport) -> str | None:
     )
 
 
+def shared_failure(results: Sequence[TestResult]) -> str | None:
+    """When every test failed with the same message (a stub, a crash), say it once up top."""
+    if not results or any(r.status == "passed" for r in results):
+        return None
+    # Each output is "Checks: <what>" then the failure; compare the failures only.
+    failures = {r.output.split("\n", 1)[-1] for r in results}
+    return f"Every test failed the same way: {failures.pop()}" if len(failures) == 1 else None
+
+
 def overall_message(
     *,
     assignment: str,
-    score: float,
-    max_score: float,
+    results: Sequence[TestResult],
     problem: str | None,
     report: LoadReport | None,
     notes: Sequence[str],
@@ -131,7 +139,10 @@ def overall_message(
     Counterexamples are inputs the grader made up (never a hidden test's), so they are
     shown here whatever the tests' visibility.
     """
+    score = sum(r.score for r in results)
+    max_score = sum(r.max_score for r in results)
     lines = [f"{assignment}: {score:g}/{max_score:g} points."]
+    problem = problem or shared_failure(results)
     if problem:
         lines.append(problem)
     if found:
