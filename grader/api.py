@@ -84,6 +84,8 @@ class PreparedAssignment:
     visible: tuple[TestCase, ...]
     hidden: tuple[TestCase, ...]
     catalogue: tuple[Misconception, ...]
+    #: lines of the hidden tests and the reference, kept out of feedback (read once, not per run)
+    protected: tuple[str, ...] = ()
 
     def tests(self, suite: SuiteName) -> tuple[TestCase, ...]:
         """The collected tests of one suite."""
@@ -104,6 +106,7 @@ def prepare_assignment(
             collect_tests(assignment.hidden_tests, "hidden", assignment.hidden_visibility)
         ),
         catalogue=load_catalogue(assignment.misconceptions),
+        protected=protected_lines([assignment.hidden_tests, assignment.reference]),
     )
 
 
@@ -142,7 +145,7 @@ def grade_submission(
         process = start_sandbox(cells, assignment.functions, sandbox.backend, assignment.limits)
         # Under bwrap the hidden tests and reference cannot be read at all; elsewhere a
         # submission could quote them in its exception messages, so those are redacted.
-        protected = protected_lines([assignment.hidden_tests, assignment.reference])
+        protected = prepared.protected
         if sandbox.backend != "bwrap":
             process = RedactingSandbox(process, protected)
         try:

@@ -8,6 +8,7 @@ dumps only (an encoded copy gets through): the fallback's real answer is bwrap.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -35,11 +36,16 @@ def protected_lines(paths: Iterable[Path]) -> tuple[str, ...]:
     return tuple(sorted(lines, key=lambda s: (-len(s), s)))
 
 
+@functools.lru_cache(maxsize=8)
+def _pattern(lines: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(line) for line in lines))
+
+
 def redact(text: str, lines: Sequence[str]) -> str:
     """``text`` with every line that contains one of ``lines`` replaced by a notice."""
     if not text or not lines:
         return text
-    pattern = re.compile("|".join(re.escape(line) for line in lines))
+    pattern = _pattern(tuple(lines))
     kept = [REDACTED if pattern.search(line) else line for line in text.splitlines()]
     return "\n".join(kept) + ("\n" if text.endswith("\n") else "")
 
