@@ -8,13 +8,20 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 import grader
 from grader import api
 from grader.assignments import Assignment, list_assignments, load_assignment
 from grader.cli import main
 from grader.errors import AssignmentError
-from grader.release import CODE_STUB, MARKDOWN_STUB, build_release, strip_solutions
+from grader.release import (
+    CODE_STUB,
+    MARKDOWN_STUB,
+    build_release,
+    release_notebook,
+    strip_solutions,
+)
 from grader.suite import collect_tests
 
 ASSIGNMENT = "leaky_relu_backward"
@@ -201,3 +208,19 @@ def test_unbalanced_markers_refuse_to_release(source: str, message: str) -> None
     with pytest.raises(AssignmentError, match=re.escape(message)) as raised:
         strip_solutions(source, code=True, where="template.ipynb, cell 2")
     assert raised.value.message.startswith("template.ipynb, cell 2")
+
+
+def test_a_master_notebook_loses_its_outputs_and_solution(tmp_path: Path) -> None:
+    """The bundled template has no outputs, so this master notebook brings some: the
+    released copy must drop them (and the solution that produced them)."""
+    cell = new_code_cell("### BEGIN SOLUTION\nprint(6 * 7)\n### END SOLUTION")
+    cell.execution_count = 3
+    cell.outputs = [new_output("stream", name="stdout", text="42\n")]
+    master = tmp_path / "master.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), master)
+    released, blocks = release_notebook(master)
+    assert blocks == 1
+    (code,) = released.cells
+    assert (code.outputs, code.execution_count) == ([], None)
+    assert "6 * 7" not in code.source
+    assert code.source.strip() == CODE_STUB
