@@ -36,6 +36,7 @@ except ImportError:  # run as a script inside the sandbox, next to a copy of pro
 EVALUE_CAP = 500  # characters of an exception message sent back
 TRACEBACK_FRAMES = 8  # frames of student code kept in a traceback
 SEED = 0  # same submission, same score: seeded before any cell runs
+MIN_ALARM = 0.01  # seconds: a re-armed alarm shorter than this counts as the limit reached
 PR_SET_PDEATHSIG = 1
 PR_SET_KEEPCAPS = 8
 PR_SET_CHILD_SUBREAPER = 36
@@ -58,10 +59,6 @@ class _CapData(ctypes.Structure):
 
 class SoftTimeoutError(BaseException):
     """Raised inside student code by our alarm; BaseException so ``except Exception`` misses it."""
-
-
-def _on_alarm(signum: int, frame: FrameType | None) -> None:
-    raise SoftTimeoutError
 
 
 def _drop_privileges(uid: int, keep_read_all: bool) -> None:
@@ -237,12 +234,23 @@ class Child:
         self.request_fd = request_fd
         self.response_fd = response_fd
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.wall_factor = 1.0  #: see ``Limits.wall_factor``; each request says it
 
     def send(self, header: dict[str, Any], blobs: list[bytes] | None = None) -> None:
         protocol.write_frame(self.response_fd, header, blobs)
 
     def run_with_alarm(self, seconds: float, func: Any, *args: Any) -> Any:
-        signal.signal(signal.SIGALRM, _on_alarm)
+        """``func(*args)``, interrupted once it has used ``seconds`` (``protocol.LimitClock``)."""
+        clock = protocol.LimitClock(seconds, self.wall_factor, protocol.OWN_SCHEDSTAT)
+
+        def on_alarm(signum: int, frame: FrameType | None) -> None:
+            left = clock.left()
+            if left > MIN_ALARM:  # it waited for a CPU meanwhile: that time is not its own
+                signal.setitimer(signal.ITIMER_REAL, left)
+                return
+            raise SoftTimeoutError
+
+        signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
         try:
             return func(*args)
@@ -250,7 +258,10 @@ class Child:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
     def load(self, request: dict[str, Any]) -> None:
+        # Before any student code runs, so the trusted side can trust it: which process to time.
+        self.send({"op": "started", "pid": os.getpid()})
         cell_timeout = float(request.get("cell_timeout", 10.0))
+        self.wall_factor = float(request.get("wall_factor", 1.0))
         results = []
         for cell in request["cells"]:
             index, source = int(cell["index"]), str(cell["source"])
@@ -293,6 +304,7 @@ class Child:
         function = self.namespace.get(request["function"])
         args = [protocol.decode_value(a, blobs) for a in request["args"]]
         timeout = float(request.get("timeout", 5.0))
+        self.wall_factor = float(request.get("wall_factor", 1.0))
         started = time.perf_counter()
         try:
             if not callable(function):

@@ -12,10 +12,13 @@ MIB = 1024 * 1024
 class Limits:
     """Every limit applied to a submission's process tree. Overridable per assignment."""
 
-    load_timeout: float = 30.0  #: wall seconds for running all cells
-    cell_timeout: float = 10.0  #: wall seconds for one cell before it is interrupted
-    test_timeout: float = 5.0  #: wall seconds for one call of the student's function
+    # Time limits count seconds running or waiting for anything but a CPU (the time on an
+    # idle machine; ``protocol.LimitClock``), so a busy batch scores as `grader grade` does.
+    load_timeout: float = 30.0  #: seconds for running all cells
+    cell_timeout: float = 10.0  #: seconds for one cell before it is interrupted
+    test_timeout: float = 5.0  #: seconds for one call of the student's function
     kill_grace: float = 1.0  #: extra seconds before a process that ignores its alarm is killed
+    wall_factor: float = 5.0  #: a limit ends after this many times its seconds of wall time
     cpu_seconds: int = 60  #: RLIMIT_CPU for the whole process
     memory_bytes: int = 2048 * MIB  #: RLIMIT_AS per process, and the tree's cgroup memory limit
     processes: int = 64  #: RLIMIT_NPROC, and the tree's cgroup pids.max (threads count too)

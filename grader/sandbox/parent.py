@@ -245,6 +245,18 @@ def tree_pids(root: int) -> set[int]:
     return found
 
 
+def innermost_pid(pid: int) -> int | None:
+    """The pid a process has in its own PID namespace (itself where there is only one)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 class _Output:
     """Drains the child's stdout+stderr on a thread, keeping the first ``cap`` bytes."""
 
@@ -400,6 +412,8 @@ class StudentProcess:
         self.use_cgroup = use_cgroup
         self.oom_kills = 0  #: processes the kernel killed at the cgroup's memory limit
         self.last_exit_oom = False
+        #: the run's serving process's ``schedstat``, so limits discount its waits for a CPU
+        self.schedstat: str | None = None
         self.runtime = Path(tempfile.mkdtemp(prefix="grader-run-"))
         self._prepare_runtime()
 
@@ -524,6 +538,27 @@ class StudentProcess:
         self.proc = None
         return self._signal_status(returncode)
 
+    def _host_pid(self, inner_pid: int) -> int | None:
+        """The pid, as seen here, of the run's process whose pid in its namespace is this."""
+        proc = self.proc
+        if proc is None:
+            return None
+        return next((pid for pid in tree_pids(proc.pid) if innermost_pid(pid) == inner_pid), None)
+
+    def _clock(self, limit: float) -> protocol.LimitClock:
+        return protocol.LimitClock(limit, self.limits.wall_factor, self.schedstat)
+
+    def _await_frame(self, clock: protocol.LimitClock) -> tuple[dict[str, Any], list[bytes]] | None:
+        """The next frame, or None once ``clock`` runs out; raises ProtocolError."""
+        while self.reader is not None:
+            left = clock.left()
+            if left <= 0:
+                return None
+            frame = self.reader.read(time.monotonic() + left)
+            if frame is not None:
+                return frame
+        raise protocol.ProtocolError("the process went away")
+
     def _release_pipes(self) -> None:
         """After the run is dead: finish draining its output, close both protocol pipes."""
         if self.output is not None:
@@ -534,6 +569,7 @@ class StudentProcess:
                     os.close(fd)
         self.request_fd = -1
         self.reader = None
+        self.schedstat = None
 
     def _signal_status(self, returncode: int | None) -> int | None:
         # bwrap reports a child killed by signal N as exit status 128 + N, as shells do.
@@ -594,15 +630,17 @@ class StudentProcess:
             "cells": self.cells,
             "functions": self.functions,
             "cell_timeout": self.limits.cell_timeout,
+            "wall_factor": self.limits.wall_factor,
         }
-        deadline = time.monotonic() + self.limits.load_timeout
+        clock = self._clock(self.limits.load_timeout)
         current_cell: int | None = None
         done: list[CellRun] = []
+        first = True
         if not self._send(request):
             return self._load_failed(done, self._death())
         while self.reader is not None:
             try:
-                frame = self.reader.read(deadline)
+                frame = self._await_frame(clock)
             except protocol.ProtocolError:
                 reason = self._death()
                 where = f" while running cell {current_cell}" if current_cell else ""
@@ -617,7 +655,13 @@ class StudentProcess:
                     output,
                 )
             header, _ = frame
-            if header.get("op") == "cell" and isinstance(header.get("index"), int):
+            if first and header.get("op") == "started" and isinstance(header.get("pid"), int):
+                # Sent before any student code ran, so the pid is the child's own.
+                host_pid = self._host_pid(header["pid"])
+                if host_pid is not None:
+                    self.schedstat = f"/proc/{host_pid}/schedstat"
+                    clock.attach(self.schedstat)
+            elif header.get("op") == "cell" and isinstance(header.get("index"), int):
                 current_cell = header["index"]
             elif header.get("op") == "cell-done":
                 done.extend(self._cell_runs([header.get("cell")]))
@@ -627,6 +671,7 @@ class StudentProcess:
             else:
                 self.kill()
                 return self._load_failed(done, "the process sent an unexpected message")
+            first = False
         return self._load_failed(done, "the process went away")
 
     def _load_failed(self, done: list[CellRun], reason: str, output: str = "") -> LoadReport:
@@ -706,14 +751,20 @@ class StudentProcess:
         blobs: list[bytes] = []
         encoded = [protocol.encode_value(arg, blobs) for arg in args]
         soft = self.limits.test_timeout
-        header = {"op": "call", "function": function, "args": encoded, "timeout": soft}
-        started = time.monotonic()
+        header = {
+            "op": "call",
+            "function": function,
+            "args": encoded,
+            "timeout": soft,
+            "wall_factor": self.limits.wall_factor,
+        }
+        clock = self._clock(soft + self.limits.kill_grace)
         if not self._send(header, blobs):
             return Crashed(self._death())
         if self.reader is None:
             return Crashed("the process went away")
         try:
-            frame = self.reader.read(started + soft + self.limits.kill_grace)
+            frame = self._await_frame(clock)
         except protocol.ProtocolError as exc:
             death = self._death()
             if "exited" in str(exc):

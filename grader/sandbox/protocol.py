@@ -25,6 +25,7 @@ import json
 import os
 import re
 import struct
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,3 +254,54 @@ def decode_value(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
     if kind == "other":
         return Opaque(str(tree.get("type", "?"))[:100], str(tree.get("repr", ""))[:REPR_CAP])
     raise ProtocolError(f"unknown value kind {kind!r}")
+
+
+# --- the clock of every time limit -----------------------------------------------------
+# A limit counts the seconds a run's main thread spends running, or waiting for anything
+# but a CPU: wall time less its run-queue delay (the kernel's schedstat). That is about the
+# time the same code takes on an idle machine, so a batch that keeps every core busy gives
+# the score `grader grade` gives on a quiet one. Both sides read the same counter: the child
+# to interrupt its own cell or call, the trusted parent to kill a child that ignores that.
+
+OWN_SCHEDSTAT = "/proc/thread-self/schedstat"
+
+
+def cpu_wait_seconds(schedstat: str) -> float | None:
+    """Seconds the thread whose ``schedstat`` file this is has waited for a CPU; None if unknown."""
+    try:
+        with open(schedstat, "rb") as handle:
+            return int(handle.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class LimitClock:
+    """Time spent against one limit: wall time less waits for a CPU, and a cap on wall time.
+
+    Without a readable ``schedstat`` (a kernel without CONFIG_SCHED_INFO, a thread that
+    has gone), every wall second counts: the strict reading, never a lenient one.
+    """
+
+    def __init__(self, limit: float, wall_factor: float, schedstat: str | None = None) -> None:
+        self.limit = limit
+        self.started = time.monotonic()
+        self.wall_cap = limit * max(wall_factor, 1.0)
+        self.schedstat: str | None = None
+        self.waited: float | None = None
+        if schedstat:
+            self.attach(schedstat)
+
+    def attach(self, schedstat: str) -> None:
+        """Discount this thread's waits from now on (earlier ones count as used)."""
+        self.waited = cpu_wait_seconds(schedstat)
+        self.schedstat = schedstat if self.waited is not None else None
+
+    def left(self) -> float:
+        """Seconds before the limit or the wall cap is reached; 0 or less once it is."""
+        elapsed = time.monotonic() - self.started
+        used = elapsed
+        if self.schedstat is not None and self.waited is not None:
+            waited = cpu_wait_seconds(self.schedstat)
+            if waited is not None:
+                used = elapsed - max(0.0, waited - self.waited)
+        return min(self.limit - used, self.wall_cap - elapsed)

@@ -43,6 +43,7 @@ from grader.sandbox.parent import (
     _bwrap_base_args,
     _DeadlineReader,
     _Output,
+    innermost_pid,
     runtime_binds,
     sandbox_python,
 )
@@ -76,18 +77,6 @@ class ForkedRun:
     request_w: int
     response_r: int
     output_r: int
-
-
-def _nspid(pid: int) -> int | None:
-    """The innermost pid of a process (its pid in its own PID namespace)."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as handle:
-            for line in handle:
-                if line.startswith(b"NSpid:"):
-                    return int(line.split()[-1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 def _children(pid: int) -> list[int]:
@@ -242,7 +231,7 @@ class Zygote:
     def outer_pid_of(self, inner_pid: int) -> int | None:
         """The pid, as this process sees it, of the zygote's child ``inner_pid``."""
         for pid in _children(self.outer_pid):
-            if _nspid(pid) == inner_pid:
+            if innermost_pid(pid) == inner_pid:
                 return pid
         return None
 
@@ -338,6 +327,7 @@ class ZygoteStudentProcess(StudentProcess):
             zygote = Zygote(limits, use_cgroup=use_cgroup)
         self.zygote = zygote
         self.active = False
+        self.inner_pid = 0  #: the forked child's pid in the worker's PID namespace
         self.oom_baseline = 0
         if self.per_run:
             StudentProcess._prepare_runtime(self)
@@ -380,6 +370,7 @@ class ZygoteStudentProcess(StudentProcess):
             # The worker died (e.g. between two submissions): one fresh one, then give up.
             self.zygote = Zygote(self.limits, use_cgroup=self.use_cgroup)
             run = self._fork(settings)
+        self.inner_pid = run.inner_pid
         self.request_fd = run.request_w
         self.reader = _DeadlineReader(run.response_r)
         self.output = _Output(os.fdopen(run.output_r, "rb", buffering=0), self.limits.output_bytes)
@@ -408,6 +399,12 @@ class ZygoteStudentProcess(StudentProcess):
 
     def kill(self) -> int | None:
         return super().kill() if self.per_run else self._end(0.0)
+
+    def _host_pid(self, inner_pid: int) -> int | None:
+        if self.per_run or self.zygote is None:
+            return super()._host_pid(inner_pid)
+        # The zygote said which pid it forked; that, not what the child claims, is timed.
+        return self.zygote.outer_pid_of(self.inner_pid)
 
     def _exit_status(self) -> int | None:
         if self.per_run:
