@@ -45,6 +45,8 @@ BUSY = (
     "    while time.monotonic() < end:\n"
     "        pass\n"
 )
+SLEEP = "    import time\n    time.sleep({seconds})\n"
+HANG_BODIES = {"spin": BUSY, "sleep": SLEEP}  # a hang burns a core, or only waits
 
 
 def _function(body: str, name: str = "leaky_relu_backward") -> str:
@@ -79,8 +81,8 @@ TRY_IT = (
 )
 
 
-def submission(kind: str, variant: str) -> tuple[str, str]:
-    """(suffix, content) of one synthetic submission."""
+def submission(kind: str, variant: str, hangs: str = "spin") -> tuple[str, str]:
+    """(suffix, content) of one synthetic submission; ``hangs`` says how a hang hangs."""
     imports = "import numpy as np"
     if kind == "correct":
         return ".ipynb", _notebook(imports, _function(CORRECT[variant]), TRY_IT)
@@ -96,11 +98,12 @@ def submission(kind: str, variant: str) -> tuple[str, str]:
             "renamed": _notebook(imports, _function(CORRECT["where"], "leaky_relu_grad")),
         }
         return ".ipynb", broken[variant]
+    hang = HANG_BODIES[hangs]
     if variant == "in_function":  # every call hangs until the per-call limit stops it
-        return ".ipynb", _notebook(imports, _function(BUSY.format(seconds=120)))
+        return ".ipynb", _notebook(imports, _function(hang.format(seconds=120)))
     # a cell that hangs until the per-cell limit interrupts it; the function is fine
     return ".ipynb", _notebook(
-        imports, textwrap.dedent(BUSY.format(seconds=60)), _function(CORRECT["where"])
+        imports, textwrap.dedent(hang.format(seconds=60)), _function(CORRECT["where"])
     )
 
 
@@ -125,13 +128,15 @@ def plan(size: int, seed: int = 0) -> list[tuple[str, str]]:
     return kinds
 
 
-def write_class(folder: Path, size: int, seed: int = 0) -> dict[str, tuple[str, str]]:
+def write_class(
+    folder: Path, size: int, seed: int = 0, hangs: str = "spin"
+) -> dict[str, tuple[str, str]]:
     """Write ``size`` submissions into ``folder``; returns name -> (kind, variant)."""
     folder.mkdir(parents=True, exist_ok=True)
     made = {}
     for i, (kind, variant) in enumerate(plan(size, seed)):
         name = f"student{i:04d}_{kind}_{variant}"
-        suffix, content = submission(kind, variant)
+        suffix, content = submission(kind, variant, hangs)
         (folder / f"{name}{suffix}").write_text(content)
         made[name] = (kind, variant)
     return made

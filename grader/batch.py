@@ -72,7 +72,10 @@ INTERRUPTED = "the batch was interrupted"
 KILL_PATIENCE_SECONDS = 10.0  # after Ctrl-C, how long to keep killing children that start
 # A submission graded for longer (most take well under 0.1 s) is probably waiting out a time
 # limit: it stops counting against --jobs, so the class goes on around it.
-LONG_RUNNING_SECONDS = 1.0
+LONG_RUNNING_SECONDS = 0.5
+# At most this many times --jobs submissions at once: each still gets a third of a core from
+# the batch, well above what the time limits' wall cap needs (``Limits.wall_factor``).
+LONG_RUNNING_CAPACITY = 3
 
 
 @dataclass(frozen=True)
@@ -618,14 +621,14 @@ def _grade_in_processes(
 ) -> Graded:
     """Like ``_grade_all``, on worker processes grading one submission at a time each.
 
-    ``workers`` submissions are graded at once, plus up to ``workers`` more while some have
-    run for over ``LONG_RUNNING_SECONDS``: a hanging submission waits out its limits
+    ``workers`` submissions are graded at once, plus up to twice as many more while some
+    have run for over ``LONG_RUNNING_SECONDS``: a hanging submission waits out its limits
     without holding a job the rest of the class needs. Only plain data comes back (the
     rendered document and strings): the same bytes the in-process path writes.
     """
     pending: dict[Future[tuple[str, Status, str, bool]], tuple[BatchItem, str, float]] = {}
     queue = list(reversed(todo))
-    capacity = min(2 * workers, len(todo))
+    capacity = min(LONG_RUNNING_CAPACITY * workers, len(todo))
     pool = ProcessPoolExecutor(
         max_workers=capacity,
         mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded process
