@@ -10,7 +10,6 @@ judged by the same matcher; the reference (trusted) supplies the correct answer.
 from __future__ import annotations
 
 import inspect
-import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,10 @@ from grader.sandbox.outcomes import CallOutcome, Raised, Returned
 
 MAX_PROBES = 40  #: calls of the student's function for all counterexamples of a submission
 MAX_PROBES_EACH = 14  #: ... and for one misconception
-PROBE_SECONDS = 10.0  #: wall-clock budget for all probing of a submission
+# Seconds of the student's own time (``Returned.seconds``: waits for a CPU excluded) for all
+# probing of a submission: counted in calls' time, not wall time, so a busy batch probes as
+# far as `grader grade` does, and shows the same counterexample.
+PROBE_SECONDS = 10.0
 OFFSETS_TRIED = 3  #: windows tried per axis size when shrinking
 # Simple values a student can check by hand. Never 1 (or 0 in the first attempt): a gradient
 # of 1 hides "slope instead of dA * slope", and Z == 0 is its own convention question.
@@ -117,7 +119,8 @@ def argument_names(function: Callable[..., Any]) -> tuple[str, ...]:
 
 
 class Prober:
-    """Calls the student's function for the shrinker, within a call count and a time budget.
+    """Calls the student's function for the shrinker, within a call count and a time budget
+    (the calls' own seconds: the budget may be overrun by the one call that crosses it).
 
     Gives up for good at the first call that does not return (a timeout or crash may have
     cost the process; restarting it re-runs every cell, which probing must never cause).
@@ -129,23 +132,23 @@ class Prober:
         *,
         max_calls: int = MAX_PROBES,
         seconds: float = PROBE_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._call = call
         self.calls = 0
         self.max_calls = max_calls
-        self._clock = clock
-        self._deadline = clock() + seconds
+        self.seconds_left = seconds
         self.stopped = False
 
     def __call__(self, function: str, args: tuple[Any, ...]) -> CallOutcome | None:
         """One call, or None once the budget is spent."""
-        if self.stopped or self.calls >= self.max_calls or self._clock() >= self._deadline:
+        if self.stopped or self.calls >= self.max_calls or self.seconds_left <= 0:
             self.stopped = True
             return None
         self.calls += 1
         outcome = self._call(function, [copy_value(a) for a in args])
-        if not isinstance(outcome, Returned):
+        if isinstance(outcome, Returned):
+            self.seconds_left -= outcome.seconds
+        else:
             self.stopped = True
         return outcome
 

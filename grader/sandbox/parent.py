@@ -774,10 +774,10 @@ class StudentProcess:
             self.kill()
             return TimedOut(soft)
         response, response_blobs = frame
-        return self._call_outcome(response, response_blobs, soft)
+        return self._call_outcome(response, response_blobs, soft, clock.used())
 
     def _call_outcome(
-        self, response: dict[str, Any], blobs: list[bytes], soft: float
+        self, response: dict[str, Any], blobs: list[bytes], soft: float, seconds: float
     ) -> CallOutcome:
         op = response.get("op")
         if op == "timeout":
@@ -798,7 +798,7 @@ class StudentProcess:
             except protocol.ProtocolError as exc:
                 self.kill()
                 return Crashed(f"the process sent back malformed data ({exc})")
-            seconds = response.get("seconds")
-            return Returned(value, after, float(seconds) if isinstance(seconds, float) else 0.0)
+            # The trusted clock's seconds, not the child's claim: probing budgets them.
+            return Returned(value, after, seconds)
         self.kill()
         return Crashed("the process sent an unexpected message")

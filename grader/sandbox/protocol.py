@@ -296,12 +296,15 @@ class LimitClock:
         self.waited = cpu_wait_seconds(schedstat)
         self.schedstat = schedstat if self.waited is not None else None
 
-    def left(self) -> float:
-        """Seconds before the limit or the wall cap is reached; 0 or less once it is."""
+    def used(self) -> float:
+        """Seconds counted against the limit so far."""
         elapsed = time.monotonic() - self.started
-        used = elapsed
         if self.schedstat is not None and self.waited is not None:
             waited = cpu_wait_seconds(self.schedstat)
             if waited is not None:
-                used = elapsed - max(0.0, waited - self.waited)
-        return min(self.limit - used, self.wall_cap - elapsed)
+                return elapsed - max(0.0, waited - self.waited)
+        return elapsed
+
+    def left(self) -> float:
+        """Seconds before the limit or the wall cap is reached; 0 or less once it is."""
+        return min(self.limit - self.used(), self.wall_cap - (time.monotonic() - self.started))
