@@ -93,6 +93,10 @@ def _drop_all_capabilities() -> None:
 def enter_fresh_namespaces(tmp_bytes: int) -> None:
     """Make this fork's world its own (see the module docstring); it ends with no capability."""
     uid, gid = os.getuid(), os.getgid()
+    # The zygote is not dumpable, and neither is a fork until it says so: its /proc/self files
+    # then belong to root, whom a grader run by a normal user does not map, and writing its
+    # own uid_map is refused (EACCES). The fork is the submission's own process: dumpable.
+    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "making the fork dumpable")
     _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC), "unshare")
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{uid} {uid} 1")

@@ -240,9 +240,12 @@ def test_killing_the_parent_does_not_reach_the_grader(
     result = grade_fixture(prepared, backend, "kills_parent.py", tmp_path)
     document(result, backend)
     if backend.backend == "none" and not ROOT:
-        # Same uid: it kills the fallback's supervisor, and dies with it (SECURITY.md).
-        assert result.score == 0
-        assert "the process was killed (signal 9, SIGKILL)" in result.output
+        # Same uid: it kills the fallback's supervisor, and dies with it (SECURITY.md). The
+        # kernel kills it a moment later, so a call or two may still be answered: a crash
+        # with its reason, whatever the exact score.
+        assert result.score < 100
+        reasons = "\n".join(test.output for test in result.tests)
+        assert "the process was killed (signal 9, SIGKILL)" in reasons
     else:
         assert result.score == 100  # bwrap's PID 1 ignores it; nobody may not signal root
 
