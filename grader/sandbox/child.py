@@ -43,6 +43,9 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 CAPABILITY_VERSION_3 = 0x20080522
 CAP_DAC_READ_SEARCH = 2
+# keyctl(2) has no libc wrapper: its syscall number per architecture (-1: unknown here).
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine, -1)
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 
 class _CapHeader(ctypes.Structure):
@@ -352,9 +355,27 @@ class Child:
                 return
 
 
+def join_new_session_keyring() -> bool:
+    """Leave the grader's session keyring for a new, empty one; False where refused.
+
+    Keyrings are not namespaced: without this, a key the submission adds to its session
+    keyring is still there for the next submission the same user grades.
+    """
+    if SYS_KEYCTL < 0:
+        return False
+    return (
+        int(
+            ctypes.CDLL(None, use_errno=True).syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
+        )
+        >= 0
+    )
+
+
 def main(argv: list[str]) -> None:
     request_fd, response_fd = int(argv[1]), int(argv[2])
     limits = json.loads(argv[3])
+    # Best effort: where keyctl is refused (a seccomp profile), the submission cannot add keys.
+    join_new_session_keyring()
     if limits.get("supervise"):
         # Without bwrap's PID namespace, a trusted parent inside the run takes init's role.
         libc = ctypes.CDLL(None, use_errno=True)

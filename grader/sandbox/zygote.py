@@ -58,10 +58,6 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
-# keyctl(2) has no libc wrapper: its syscall number per architecture. Elsewhere the set-up
-# fails, the trial fork says so, and every run gets a fresh bwrap instead (workers.py).
-SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine, -1)
-KEYCTL_JOIN_SESSION_KEYRING = 1
 TMP = b"/tmp"  # mounted fresh and private for each fork
 SHM = b"/dev/shm"  # likewise
 SETUP_FAILED = 70  # exit status of a fork whose set-up failed (EX_SOFTWARE)
@@ -110,8 +106,9 @@ def enter_fresh_namespaces(tmp_bytes: int) -> None:
     _check(_libc.mount(None, b"/dev", None, flags, None), "read-only /dev")
     _check(_libc.mount(b"tmpfs", SHM, b"tmpfs", fresh, options), "mounting /dev/shm")
     _write("/proc/sys/user/max_user_namespaces", "0")
-    # A session keyring of its own: the worker's is shared by every fork.
-    if _libc.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
+    # A session keyring of its own: the worker's is shared by every fork. Where that fails
+    # (an unknown architecture), the trial fork says so, and every run gets a fresh bwrap.
+    if not child.join_new_session_keyring():
         raise OSError(ctypes.get_errno(), "joining a new session keyring")
     _drop_all_capabilities()
     os.chdir(TMP)  # the fresh private tmpfs mounted above
