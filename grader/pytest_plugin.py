@@ -7,6 +7,7 @@ with ``--solution PATH`` (a .py, imported in-process: for instructors' own files
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 import zlib
 from collections.abc import Callable
@@ -63,7 +64,12 @@ def install_fixtures(namespace: dict[str, Any], conftest_file: str) -> None:
 
 
 def add_options(parser: pytest.Parser) -> None:
-    """Register ``--solution`` (call from ``pytest_addoption`` in the conftest)."""
-    parser.addoption(
-        "--solution", default=None, help="a .py solution to test instead of the reference"
-    )
+    """Register ``--solution`` (call from ``pytest_addoption`` in the conftest).
+
+    Several assignments' conftests in one session (``pytest assignments/``) all call this:
+    the first registers the option, the others find it there.
+    """
+    with contextlib.suppress(ValueError):  # "option names {'--solution'} already added"
+        parser.addoption(
+            "--solution", default=None, help="a .py solution to test instead of the reference"
+        )

@@ -28,6 +28,7 @@ FILES = {  # template file -> path inside assignments/<name>/
     "test_hidden.py.tmpl": "test_hidden.py",
     "misconceptions.py.tmpl": "misconceptions.py",
     "conftest.py.tmpl": "conftest.py",
+    "__init__.py.tmpl": "__init__.py",
 }
 SELF_CHECK_CELL = (  # the same last cell as the bundled assignments' templates
     "try:\n"

@@ -28,6 +28,7 @@ def test_new_writes_the_documented_files(course: Path, capsys: pytest.CaptureFix
     assert main(["new", NAME]) == 0
     folder = course / "assignments" / NAME
     assert sorted(p.name for p in folder.iterdir()) == [
+        "__init__.py",
         "assignment.toml",
         "conftest.py",
         "misconceptions.py",

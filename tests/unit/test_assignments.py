@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -391,3 +393,19 @@ def test_shape_entry_with_predictor_names_only_its_shape() -> None:
         catalogue,
     )
     assert found == {"flat": ("keepdims", "any-shape"), "axis": ("any-shape",), "right": ()}
+
+
+def test_plain_pytest_runs_every_assignment_suite_in_one_session() -> None:
+    """`pytest assignments/`: same-named test files and conftests side by side, all green."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "assignments/"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    for name in list_assignments(REPO):
+        for suite in ("test_visible.py", "test_hidden.py"):
+            assert f"assignments/{name}/{suite}::" in run.stdout, (name, suite)
