@@ -77,6 +77,9 @@ def format_value(value: Any) -> str:
         return f"array of shape {value.shape}"
     if isinstance(value, (float, np.floating)):
         return f"{float(value):.6g}"
+    if isinstance(value, tuple) and value:  # several outputs, or a cache: each on one line
+        items = ", ".join(format_value(v) for v in value)
+        return f"({items},)" if len(value) == 1 else f"({items})"
     return repr(value)
 
 

@@ -153,12 +153,13 @@ class Prober:
         return outcome
 
 
-def _arrays(value: Any) -> Iterator[np.ndarray]:
+def arrays_in(value: Any) -> Iterator[np.ndarray]:
+    """Every array in a value, through nested tuples and lists."""
     if isinstance(value, np.ndarray):
         yield value
     elif isinstance(value, (tuple, list)):
         for item in value:
-            yield from _arrays(item)
+            yield from arrays_in(item)
 
 
 def _fresh(value: Any, pool: Sequence[float], rng: np.random.Generator) -> Any:
@@ -279,7 +280,7 @@ class _Search:
         return current
 
     def _smaller(self, current: CallRecord) -> CallRecord | None:
-        arrays = list(_arrays(current.args))
+        arrays = list(arrays_in(current.args))
         sizes = sorted({n for a in arrays for n in a.shape if n > 1}, reverse=True)
         for size in sizes:
             # All axes of that length together, then (a square array) one position at a time.
@@ -295,7 +296,7 @@ class _Search:
                             return found
                         if self.probe.stopped:
                             return None
-        arrays = list(_arrays(current.args))
+        arrays = list(arrays_in(current.args))
         if arrays and all(a.ndim > 1 and sum(n > 1 for n in a.shape) <= 1 for a in arrays):
             return self.attempt(_flatten_vectors(current.args))
         return None
@@ -352,5 +353,5 @@ def find_counterexamples(
 
 
 def _size_key(record: CallRecord) -> tuple[bool, int]:
-    arrays = list(_arrays(record.args))
+    arrays = list(arrays_in(record.args))
     return (any(a.size == 0 for a in arrays), sum(a.size for a in arrays))

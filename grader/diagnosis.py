@@ -97,14 +97,18 @@ def load_catalogue(path: Path | None) -> tuple[Misconception, ...]:
 # --- lining up outputs ---------------------------------------------------------------------
 
 
-def correct_outputs(correct: Any) -> tuple[np.ndarray, ...] | None:
-    """The correct answer as a tuple of arrays (one per output), or None if unusable."""
+def correct_outputs(correct: Any) -> tuple[np.ndarray | None, ...] | None:
+    """The correct answer as a tuple with one entry per output, or None if unusable.
+
+    An entry is None where the correct output is unknown (the notebook self-check knows only
+    the outputs a visible test compared): nothing is concluded about that output.
+    """
     if isinstance(correct, np.ndarray):
         return (correct,)
     if (
         isinstance(correct, (tuple, list))
-        and correct
-        and all(isinstance(c, np.ndarray) for c in correct)
+        and any(isinstance(c, np.ndarray) for c in correct)
+        and all(c is None or isinstance(c, np.ndarray) for c in correct)
     ):
         return tuple(correct)
     return None
@@ -201,7 +205,8 @@ def _structural(m: Misconception, record: CallRecord) -> bool:
     if m.kind == "shape":
         return gots is not None and any(
             isinstance(gots[i], np.ndarray)
-            and gots[i].shape != corrects[i].shape
+            and (expected := corrects[i]) is not None
+            and gots[i].shape != expected.shape
             and (m.predict is None or _predicted_shape(m, record, i) == gots[i].shape)
             for i in indices
         )
@@ -230,7 +235,7 @@ def _predicted_shape(m: Misconception, record: CallRecord, output: int) -> tuple
 def _predictions(
     m: Misconception,
     record: CallRecord,
-    corrects: tuple[np.ndarray, ...],
+    corrects: tuple[np.ndarray | None, ...],
     gots: list[np.ndarray | None],
 ) -> list[np.ndarray | None] | None:
     """What ``m`` says each output should be, lined up with the outputs; None if it abstains."""
@@ -251,7 +256,7 @@ def _predictions(
         return None
     out: list[np.ndarray | None] = []
     for item, correct in zip(items, corrects, strict=True):
-        if item is None:
+        if item is None or correct is None:
             out.append(None)
             continue
         array = np.asarray(item)
@@ -279,9 +284,11 @@ def _value_evidence(
     raw = _got_outputs(outcome.value, record.correct) if corrects is not None else None
     if corrects is None or raw is None:
         return []
-    gots = [_as_result_array(g, c) for g, c in zip(raw, corrects, strict=True)]
+    gots = [
+        None if c is None else _as_result_array(g, c) for g, c in zip(raw, corrects, strict=True)
+    ]
     wrongs: list[np.ndarray | None] = [
-        None if g is None or c.size == 0 else ~_close(g, c, c.dtype)
+        None if g is None or c is None or c.size == 0 else ~_close(g, c, c.dtype)
         for g, c in zip(gots, corrects, strict=True)
     ]
     if not any(w is not None and w.any() for w in wrongs):
@@ -297,7 +304,7 @@ def _value_evidence(
         masks: list[tuple[int, np.ndarray]] = []
         contradicted = False
         for i, (p, g, c, w) in enumerate(zip(predicted, gots, corrects, wrongs, strict=True)):
-            if p is None or g is None or w is None or p.shape != c.shape:
+            if p is None or g is None or w is None or c is None or p.shape != c.shape:
                 continue
             predicted_wrong = ~_close(p, c, c.dtype)
             if (predicted_wrong & ~w).any():

@@ -180,3 +180,35 @@ def test_template_cells_run_in_process(capsys: pytest.CaptureFixture[str]) -> No
     assert isinstance(report, NotebookReport)
     assert report.result.score == 0.0  # the stub raises NotImplementedError
     assert json.dumps(report.result.to_gradescope(), allow_nan=False)
+
+
+# The hidden suite's verdicts for these fixtures (tests/e2e/test_assignments_linear.py):
+# the self-check, which knows only the outputs its visible tests compared, names the same.
+LINEAR_FIXTURES = {
+    "correct_matmul": (),
+    "missing_one_over_m": ("missing-one-over-m",),
+    "dW_not_divided_by_m": ("dW-not-divided-by-m",),
+    "db_not_divided_by_m": ("db-not-divided-by-m",),
+    "dA_prev_divided_by_m": ("dA-prev-divided-by-m",),
+    "db_without_keepdims": ("db-without-keepdims",),
+    "db_summed_over_units": ("db-summed-over-units",),
+    "dW_transposed": ("dW-transposed",),
+    "dA_prev_transposed": ("dA-prev-transposed",),
+    "mutates_dZ": ("mutates-dZ",),
+    "mutates_cache": ("mutates-cache",),
+    "divides_dZ_in_place": ("dA-prev-divided-by-m", "mutates-dZ"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LINEAR_FIXTURES))
+def test_self_check_names_the_mistakes_of_a_function_with_several_outputs(name: str) -> None:
+    fixture = runpy.run_path(str(ROOT / "tests/fixtures/linear_backward" / f"{name}.py"))
+    report = check(fixture["linear_backward"], assignment="linear_backward")
+    assert isinstance(report, NotebookReport)
+    result = report.result
+    assert sorted(result.misconceptions) == sorted(LINEAR_FIXTURES[name])
+    assert (result.score == result.max_score) == (not LINEAR_FIXTURES[name])
+    for entry in result.extra["diagnosis"]:
+        # Each mistake comes with the smallest visible call that shows it, as text.
+        assert entry["counterexample"] is not None, entry["id"]
+        assert entry["counterexample"]["inputs"].startswith("dZ = ")
