@@ -363,12 +363,8 @@ def join_new_session_keyring() -> bool:
     """
     if SYS_KEYCTL < 0:
         return False
-    return (
-        int(
-            ctypes.CDLL(None, use_errno=True).syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
-        )
-        >= 0
-    )
+    keyctl = ctypes.CDLL(None, use_errno=True).syscall
+    return int(keyctl(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)) >= 0
 
 
 def main(argv: list[str]) -> None:
