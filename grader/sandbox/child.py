@@ -64,6 +64,18 @@ class SoftTimeoutError(BaseException):
     """Raised inside student code by our alarm; BaseException so ``except Exception`` misses it."""
 
 
+def _alone() -> bool:
+    """One thread and no child process (the trusted side also counts orphans)."""
+    try:
+        with open("/proc/self/stat", "rb") as handle:
+            threads = int(handle.read().rsplit(b")", 1)[1].split()[17])
+        with open(f"/proc/self/task/{os.getpid()}/children", "rb") as handle:
+            children = handle.read().split()
+    except (OSError, ValueError, IndexError):
+        return False
+    return threads == 1 and not children
+
+
 def _drop_privileges(uid: int, keep_read_all: bool) -> None:
     """Become ``uid`` (nobody): no signals to the grader, no writes to its files, NPROC counts.
 
@@ -248,7 +260,8 @@ class Child:
 
         def on_alarm(signum: int, frame: FrameType | None) -> None:
             left = clock.left()
-            if left > MIN_ALARM:  # it waited for a CPU meanwhile: that time is not its own
+            # It waited for a CPU meanwhile, and not for helpers of its own: not its time.
+            if left > MIN_ALARM and _alone():
                 signal.setitimer(signal.ITIMER_REAL, left)
                 return
             raise SoftTimeoutError

@@ -56,6 +56,7 @@ SANDBOX_TMP = "/tmp"  # noqa: S108 -- a private tmpfs inside the bwrap namespace
 # the fallback's supervisor. The cgroup's pids.max is ``processes`` plus these.
 OWN_PROCESSES = 3
 KILL_TIMEOUT = 5.0  # seconds to wait for a killed tree to be gone before reporting it
+ALONE_RECHECK = 0.25  # seconds between checks that a run given time for its waits is alone
 FALLBACK_WARNING = (
     "bubblewrap (bwrap) is not available, so the submission ran without OS isolation "
     "(a separate process with resource limits only): it could read files this user can read. "
@@ -412,8 +413,8 @@ class StudentProcess:
         self.use_cgroup = use_cgroup
         self.oom_kills = 0  #: processes the kernel killed at the cgroup's memory limit
         self.last_exit_oom = False
-        #: the run's serving process's ``schedstat``, so limits discount its waits for a CPU
-        self.schedstat: str | None = None
+        #: the run's serving process (its pid here), whose waits for a CPU limits discount
+        self.host_pid: int | None = None
         self.runtime = Path(tempfile.mkdtemp(prefix="grader-run-"))
         self._prepare_runtime()
 
@@ -546,7 +547,23 @@ class StudentProcess:
         return next((pid for pid in tree_pids(proc.pid) if innermost_pid(pid) == inner_pid), None)
 
     def _clock(self, limit: float) -> protocol.LimitClock:
-        return protocol.LimitClock(limit, self.limits.wall_factor, self.schedstat)
+        schedstat = f"/proc/{self.host_pid}/schedstat" if self.host_pid else None
+        return protocol.LimitClock(limit, self.limits.wall_factor, schedstat)
+
+    def _alone(self) -> bool:
+        """Whether the run is one process with one thread (nothing of its own to wait for)."""
+        host = self.host_pid
+        if host is None:
+            return False
+        try:
+            with open(f"/proc/{host}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return False
+        parent, threads = int(fields[1]), int(fields[17])
+        # Whatever it started, orphans included, lives below its parent: bwrap's PID 1, the
+        # zygote, or the fallback's supervisor (a subreaper).
+        return threads == 1 and tree_pids(parent) == {host}
 
     def _await_frame(self, clock: protocol.LimitClock) -> tuple[dict[str, Any], list[bytes]] | None:
         """The next frame, or None once ``clock`` runs out; raises ProtocolError."""
@@ -554,6 +571,12 @@ class StudentProcess:
             left = clock.left()
             if left <= 0:
                 return None
+            if clock.discounting and clock.beyond_limit_in_wall_time():
+                # Extended for its waits: only while nothing of its own made it wait.
+                if not self._alone():
+                    clock.detach()
+                    continue
+                left = min(left, ALONE_RECHECK)
             frame = self.reader.read(time.monotonic() + left)
             if frame is not None:
                 return frame
@@ -569,7 +592,7 @@ class StudentProcess:
                     os.close(fd)
         self.request_fd = -1
         self.reader = None
-        self.schedstat = None
+        self.host_pid = None
 
     def _signal_status(self, returncode: int | None) -> int | None:
         # bwrap reports a child killed by signal N as exit status 128 + N, as shells do.
@@ -657,10 +680,9 @@ class StudentProcess:
             header, _ = frame
             if first and header.get("op") == "started" and isinstance(header.get("pid"), int):
                 # Sent before any student code ran, so the pid is the child's own.
-                host_pid = self._host_pid(header["pid"])
-                if host_pid is not None:
-                    self.schedstat = f"/proc/{host_pid}/schedstat"
-                    clock.attach(self.schedstat)
+                self.host_pid = self._host_pid(header["pid"])
+                if self.host_pid is not None:
+                    clock.attach(f"/proc/{self.host_pid}/schedstat")
             elif header.get("op") == "cell" and isinstance(header.get("index"), int):
                 current_cell = header["index"]
             elif header.get("op") == "cell-done":

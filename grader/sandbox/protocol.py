@@ -262,6 +262,9 @@ def decode_value(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
 # time the same code takes on an idle machine, so a batch that keeps every core busy gives
 # the score `grader grade` gives on a quiet one. Both sides read the same counter: the child
 # to interrupt its own cell or call, the trusted parent to kill a child that ignores that.
+# Waits are discounted only while the run is one process with one thread: a submission that
+# starts busy helpers would otherwise starve its own main thread to stretch its limits (and
+# hold the batch's cores that much longer).
 
 OWN_SCHEDSTAT = "/proc/thread-self/schedstat"
 
@@ -295,6 +298,19 @@ class LimitClock:
         """Discount this thread's waits from now on (earlier ones count as used)."""
         self.waited = cpu_wait_seconds(schedstat)
         self.schedstat = schedstat if self.waited is not None else None
+
+    @property
+    def discounting(self) -> bool:
+        """Whether waits for a CPU are still being discounted."""
+        return self.schedstat is not None
+
+    def beyond_limit_in_wall_time(self) -> bool:
+        return time.monotonic() - self.started >= self.limit
+
+    def detach(self) -> None:
+        """Count every wall second from the start, waits included (the strict reading)."""
+        self.schedstat = None
+        self.waited = None
 
     def used(self) -> float:
         """Seconds counted against the limit so far."""

@@ -38,6 +38,21 @@ def sleeps(x, seconds):
     time.sleep(seconds)
     return x
 
+def starves_itself(x, seconds):
+    # Four helper processes that compete with this one for the CPU (and end by themselves).
+    import os
+    for _ in range(4):
+        if os.fork() == 0:
+            end = time.monotonic() + 20
+            while time.monotonic() < end:
+                pass
+            os._exit(0)
+    return computes(x, seconds)
+
+def deaf_and_starves_itself(x, seconds):
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    return starves_itself(x, seconds)
+
 def deaf(x, seconds):
     signal.signal(signal.SIGALRM, signal.SIG_IGN)  # ignores the child's own alarm
     start = time.process_time()
@@ -134,3 +149,22 @@ def test_the_wall_factor_caps_how_long_a_starved_call_may_take(
     outcome, wall = call(backend, "computes", 0.9, wall_factor=1.2)
     assert isinstance(outcome, TimedOut)
     assert wall < 1.2 * LIMIT + 0.5
+
+
+def test_waits_caused_by_its_own_helpers_are_not_given_back(
+    backend: SandboxInfo, one_cpu: int
+) -> None:
+    # Its helpers leave it a fifth of the CPU: were those waits discounted, the call would
+    # run until the wall cap (5 s); it ends at its limit, like a busy loop on an idle machine.
+    outcome, wall = call(backend, "starves_itself", 30.0)
+    assert isinstance(outcome, TimedOut)
+    assert wall < LIMIT + GRACE
+
+
+def test_the_trusted_side_gives_no_time_back_for_its_own_helpers_either(
+    backend: SandboxInfo, one_cpu: int
+) -> None:
+    # The same, ignoring its own alarm: killed at limit + grace of wall time, not at the cap.
+    outcome, wall = call(backend, "deaf_and_starves_itself", 30.0)
+    assert isinstance(outcome, TimedOut)
+    assert wall < LIMIT + GRACE + 0.5

@@ -92,3 +92,17 @@ def test_a_wall_factor_below_one_never_shortens_the_limit(clock_time: FakeTime) 
     clock = LimitClock(2.0, wall_factor=0.5)
     clock_time.now += 1.0
     assert clock.left() == pytest.approx(1.0)
+
+
+def test_detaching_counts_every_wall_second_from_the_start(
+    tmp_path: Path, clock_time: FakeTime
+) -> None:
+    path = schedstat(tmp_path / "s", 0)
+    clock = LimitClock(1.0, wall_factor=5.0, schedstat=path)
+    clock_time.now += 1.5
+    schedstat(tmp_path / "s", 1_000_000_000)
+    assert clock.discounting and clock.beyond_limit_in_wall_time()
+    assert clock.left() == pytest.approx(0.5)
+    clock.detach()  # it turned out to have helpers of its own
+    assert not clock.discounting
+    assert clock.left() == pytest.approx(-0.5)
