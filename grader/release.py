@@ -25,8 +25,6 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-import nbformat
-
 from grader.assignments import SPEC_FILE, Assignment, load_assignment
 from grader.errors import AssignmentError, UsageError
 from grader.export import TEMPLATES, grader_source_files
@@ -95,6 +93,8 @@ def strip_solutions(source: str, *, code: bool, where: str) -> tuple[str, int]:
 
 def release_notebook(path: Path) -> tuple[Any, int]:
     """The student's copy of a master notebook, and the number of solution blocks stripped."""
+    import nbformat  # only `grader release` needs it here: kept out of every CLI start-up
+
     try:
         notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     except Exception as exc:
@@ -176,6 +176,8 @@ def build_release(
             f"{out} already exists and is not an empty folder",
             "choose a new --out folder (a release is never merged into old files)",
         )
+    import nbformat
+
     notebook, blocks = release_notebook(spec.template)
     folder = f"assignments/{spec.name}"
     texts: dict[str, str] = {

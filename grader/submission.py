@@ -13,8 +13,6 @@ import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import nbformat
-
 from grader.errors import SubmissionNotFoundError, UnsupportedSubmissionError
 
 # Cell magics whose body is ordinary Python that should still define things.
@@ -178,6 +176,9 @@ def _from_notebook(name: str, text: str) -> Submission:
             f"Submit the .ipynb file that Jupyter saved. {FIX_NOTEBOOK}",
         )
     named = _named_in_notebook(raw)
+    # Imported here (~0.1 s, jsonschema with it): `grader grade` boots its sandbox meanwhile.
+    import nbformat
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # nbformat warns about missing cell ids etc.
