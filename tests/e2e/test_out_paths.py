@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import api, cli
+from grader import api, batch, cli, export
 from grader.results import GradingResult
 
 ASSIGNMENT = "leaky_relu_backward"
@@ -33,8 +33,8 @@ def no_grading(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("graded although --out was unusable")
 
     monkeypatch.setattr(api, "grade", forbidden)
-    monkeypatch.setattr(cli, "run_batch", forbidden)
-    monkeypatch.setattr(cli, "build_gradescope_zip", forbidden)
+    monkeypatch.setattr(batch, "run_batch", forbidden)
+    monkeypatch.setattr(export, "build_gradescope_zip", forbidden)
 
 
 @pytest.mark.usefixtures("no_grading")
