@@ -66,14 +66,13 @@ class SoftTimeoutError(BaseException):
 
 def _alone() -> bool:
     """One thread and no child process (the trusted side also counts orphans)."""
+    fields = protocol.proc_stat("self")
     try:
-        with open("/proc/self/stat", "rb") as handle:
-            threads = int(handle.read().rsplit(b")", 1)[1].split()[17])
         with open(f"/proc/self/task/{os.getpid()}/children", "rb") as handle:
             children = handle.read().split()
-    except (OSError, ValueError, IndexError):
+    except OSError:
         return False
-    return threads == 1 and not children
+    return fields is not None and int(fields[17]) == 1 and not children
 
 
 def _drop_privileges(uid: int, keep_read_all: bool) -> None:
@@ -143,14 +142,8 @@ def _live_children() -> list[int]:
     me = os.getpid()
     found = []
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == me and fields[0] not in (b"Z", b"X"):
+        fields = protocol.proc_stat(name) if name.isdigit() else None
+        if fields is not None and int(fields[1]) == me and fields[0] not in (b"Z", b"X"):
             found.append(int(name))
     return found
 

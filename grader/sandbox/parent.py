@@ -220,14 +220,8 @@ def _process_table() -> dict[int, tuple[int, int]]:
     """pid -> (parent pid, process group) of every live (not zombie) process."""
     table: dict[int, tuple[int, int]] = {}
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if fields[0] not in (b"Z", b"X"):
+        fields = protocol.proc_stat(name) if name.isdigit() else None  # None: gone meanwhile
+        if fields is not None and fields[0] not in (b"Z", b"X"):
             table[int(name)] = (int(fields[1]), int(fields[2]))
     return table
 
@@ -553,12 +547,8 @@ class StudentProcess:
     def _alone(self) -> bool:
         """Whether the run is one process with one thread (nothing of its own to wait for)."""
         host = self.host_pid
-        if host is None:
-            return False
-        try:
-            with open(f"/proc/{host}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
+        fields = protocol.proc_stat(host) if host is not None else None
+        if host is None or fields is None:
             return False
         parent, threads = int(fields[1]), int(fields[17])
         # Whatever it started, orphans included, lives below its parent: bwrap's PID 1, the

@@ -269,6 +269,19 @@ def decode_value(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
 OWN_SCHEDSTAT = "/proc/thread-self/schedstat"
 
 
+def proc_stat(pid: int | str) -> list[bytes] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first); None if gone.
+
+    Field ``i`` of proc(5) is at index ``i - 3``: parent pid 1, process group 2, threads 17.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields if len(fields) > 17 else None
+
+
 def cpu_wait_seconds(schedstat: str) -> float | None:
     """Seconds the thread whose ``schedstat`` file this is has waited for a CPU; None if unknown."""
     try:
