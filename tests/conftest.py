@@ -34,6 +34,8 @@ SCHEMA_PATH = REPO / "grader" / "results.schema.json"
 # Always named: with several assignments, omitting it is ambiguous for files that do not
 # name their own.
 ASSIGNMENT = "leaky_relu_backward"
+# Course folders and assignments used as data (their test_*.py files are graded, not collected).
+collect_ignore = ["fixtures"]
 
 Document = dict[str, Any]
 
