@@ -49,9 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("submission", type=Path, help=".ipynb or .py file")
     check.add_argument(
         "--format",
-        choices=["text", "json", "junit"],
+        choices=["text", "json", "junit", "classroom"],
         default="text",
-        help="text for people; json (results document) or junit (XML) for CI (default: text)",
+        help="text for people; json (results document), junit (XML) or classroom (GitHub "
+        "Classroom's reporter, to $GITHUB_OUTPUT in Actions) for CI (default: text)",
     )
 
     batch = commands.add_parser("batch", help="grade a folder of submissions (a whole class)")
@@ -119,7 +120,17 @@ def _emit(result: GradingResult, out: Path | None) -> None:
 
 def _check(args: argparse.Namespace) -> ExitCode:
     result = api.check(args.submission, assignment=args.assignment, sandbox=args.sandbox)
-    if args.format == "text":
+    if args.format == "classroom":
+        from grader.classroom import emit
+
+        payload = emit(result)  # in Actions: to $GITHUB_OUTPUT, and the log gets the report
+        if payload is None:
+            sys.stdout.write(render_text(result, colour=False))  # warnings included
+        else:
+            sys.stdout.write(payload + "\n")
+            for warning in result.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+    elif args.format == "text":
         sys.stdout.write(render_text(result, colour=wants_colour(sys.stdout)))
     else:
         from grader.junit import render_junit
