@@ -36,11 +36,12 @@ from concurrent.futures import (
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
 from grader import api
+from grader.batch_data import BatchEntry, BatchSummary, Status
 from grader.errors import SubmissionNotFoundError, UsageError
 from grader.gradebook import CANVAS_FILE, GRADESCOPE_FILE, canvas_rows, gradescope_rows
 from grader.html_report import render_report
@@ -62,7 +63,6 @@ from grader.sandbox.workers import ZygotePool, ZygoteStudentProcess
 from grader.scoring import missing_function_message
 from grader.submission import Submission, read_submission
 
-Status = Literal["graded", "error", "timeout"]
 SUFFIXES = (".ipynb", ".py")
 STATE_FILE = ".grader-batch.json"  # a dot-file: never mistaken for a submission's <name>.json
 SUMMARY_FILE = "summary.csv"
@@ -85,47 +85,6 @@ class BatchItem:
     name: str  #: file stem, or the sub-folder's name; names OUTDIR/<name>.json
     path: Path  #: the file to grade (or the sub-folder, when ``problem`` is set)
     problem: str | None = None  #: set when the sub-folder holds no single gradable file
-
-
-@dataclass(frozen=True)
-class BatchEntry:
-    """One graded (or skipped) submission, with what an instructor needs to triage it."""
-
-    name: str
-    result: GradingResult
-    status: Status  #: "graded" unless it could not be graded normally
-    reason: str = ""  #: why it errored or timed out, written for the instructor
-    skipped: bool = False  #: unchanged since the last run: result read back from OUTDIR
-    internal_error: bool = False  #: the grader itself failed on it
-
-
-@dataclass(frozen=True)
-class BatchSummary:
-    """Everything a batch produced, in submission-name order."""
-
-    assignment: str  #: the assignment's title
-    entries: tuple[BatchEntry, ...]
-    test_names: tuple[str, ...]
-    test_points: tuple[float, ...]
-    misconceptions: tuple[tuple[str, str], ...]  #: (id, title) in catalogue order
-    seconds: float
-    jobs: int
-    out: Path
-    warnings: tuple[str, ...] = ()  #: about the sandbox that ran (e.g. the bwrap fallback)
-
-    def count(self, status: Status) -> int:
-        """How many submissions ended with ``status``."""
-        return sum(1 for e in self.entries if e.status == status)
-
-    @property
-    def skipped(self) -> int:
-        """Submissions not regraded because neither they nor the assignment changed."""
-        return sum(1 for e in self.entries if e.skipped)
-
-    @property
-    def internal_errors(self) -> int:
-        """Submissions on which the grader itself failed."""
-        return sum(1 for e in self.entries if e.internal_error)
 
 
 # --- finding submissions ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from grader.batch import BatchSummary
+    from grader.batch_data import BatchSummary
 
 CANVAS_FILE = "gradebook_canvas.csv"
 GRADESCOPE_FILE = "gradebook_gradescope.csv"

@@ -13,7 +13,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from grader.batch import BatchEntry, BatchSummary
+    from grader.batch_data import BatchEntry, BatchSummary
 
 BINS = 10  # score histogram: ten bins of 10% of the maximum
 WIDTH = 760  # SVG user units; the charts scale to the page width

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import BatchEntry, BatchSummary
+from grader.batch_data import BatchEntry, BatchSummary
 from grader.html_report import render_report
 from grader.results import GradingResult, TestResult
 
