@@ -25,7 +25,13 @@ from grader.sandbox import resolve_backend as _resolve_backend
 from grader.sandbox.parent import bwrap_problem
 from grader.sandbox.redact import RedactingSandbox, protected_lines, redact
 from grader.sandbox.workers import Zygote, ZygoteStudentProcess
-from grader.scoring import fail_all, missing_function_message, overall_message, score_tests
+from grader.scoring import (
+    cell_entry,
+    fail_all,
+    missing_function_message,
+    overall_message,
+    score_tests,
+)
 from grader.submission import Submission, read_submission
 from grader.suite import SuiteName, SuiteRunner, TestCase, collect_tests, import_file
 
@@ -170,14 +176,7 @@ def grade_submission(
         output_excerpt = redact(process.captured_output, protected)
     extra: dict[str, object] = {"suite": suite}
     if report is not None:
-        extra["cells"] = [
-            {
-                "cell": c.index,
-                "status": c.status,
-                "error": f"{c.ename}: {c.evalue}" if c.ename else "",
-            }
-            for c in report.cells
-        ]
+        extra["cells"] = [cell_entry(c) for c in report.cells]
     if output_excerpt:
         extra["student_output"] = output_excerpt[:4000]
     if found:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from grader.counterexample import Counterexample
 from grader.diagnosis import Misconception
 from grader.results import TestResult
-from grader.sandbox.outcomes import CellRun, LoadReport
+from grader.sandbox.outcomes import CellError, CellRun, LoadReport
 from grader.suite import TestCase, TestOutcome
 
 
@@ -79,16 +79,25 @@ def fail_all(cases: Sequence[TestCase], message: str) -> tuple[TestResult, ...]:
     )
 
 
-def describe_cell_error(cell: CellRun) -> str:
+def describe_cell_error(cell: CellRun | CellError) -> str:
     """'cell 7: SyntaxError at line 3: invalid syntax'."""
+    index = cell.index if isinstance(cell, CellRun) else cell.cell
     where = f" at line {cell.line}" if cell.line else ""
-    text = f"cell {cell.index}: {cell.ename}{where}: {cell.evalue}".rstrip(": ")
+    text = f"cell {index}: {cell.ename}{where}: {cell.evalue}".rstrip(": ")
     if cell.ename == "ModuleNotFoundError":
         text += (
             " (course helper modules are not available when grading; this costs no points"
             " unless your function needs it)"
         )
     return text
+
+
+def describe_cell_errors(cell: CellRun) -> list[str]:
+    """One line per failed statement of the cell (its later statements still ran)."""
+    lines = [describe_cell_error(e) for e in cell.errors] or [describe_cell_error(cell)]
+    if cell.dropped:
+        lines.append(f"cell {cell.index}: {cell.dropped} more statement(s) failed")
+    return lines
 
 
 def missing_function_message(function: str, report: LoadReport) -> str | None:
@@ -156,8 +165,24 @@ def overall_message(
         errors = [c for c in report.cells if c.status == "error"]
         if errors:
             lines.append("Cells that raised an error (the following cells still ran):")
-            lines.extend("  " + describe_cell_error(c) for c in errors[:10])
+            described = [line for c in errors for line in describe_cell_errors(c)]
+            lines.extend("  " + line for line in described[:10])
     if notes:
         lines.append("Notes:")
         lines.extend(f"  {n}" for n in notes[:20])
     return "\n".join(lines)
+
+
+def cell_entry(cell: CellRun) -> dict[str, object]:
+    """A cell's entry in ``extra_data.cells``: ``more_errors`` only where several statements
+    failed (``"line 3: ModuleNotFoundError: ..."``), so the document stays small."""
+    entry: dict[str, object] = {
+        "cell": cell.index,
+        "status": cell.status,
+        "error": f"{cell.ename}: {cell.evalue}" if cell.ename else "",
+    }
+    more = [f"{f'line {e.line}: ' if e.line else ''}{e.ename}: {e.evalue}" for e in cell.errors[1:]]
+    more += [f"{cell.dropped} more statement(s) failed"] if cell.dropped else []
+    if more:
+        entry["more_errors"] = more
+    return entry

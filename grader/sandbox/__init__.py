@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from grader.sandbox.limits import Limits
 from grader.sandbox.outcomes import (
     CallOutcome,
+    CellError,
     CellRun,
     Crashed,
     Frame,
@@ -50,6 +51,7 @@ class Sandbox(Protocol):
 __all__ = [
     "BackendChoice",
     "CallOutcome",
+    "CellError",
     "CellRun",
     "Crashed",
     "Frame",

@@ -10,7 +10,9 @@ bwrap, ``zygote.py`` imports it once and calls ``run`` in each child it forks.
 """
 
 from __future__ import annotations
+import __future__
 
+import ast
 import builtins
 import contextlib
 import ctypes
@@ -34,6 +36,8 @@ except ImportError:  # run as a script inside the sandbox, next to a copy of pro
     import protocol  # type: ignore[no-redef,import-not-found]
 
 EVALUE_CAP = 500  # characters of an exception message sent back
+ERRORS_PER_CELL = 5  # failed top-level statements of one cell reported (the rest are counted)
+BINDS_CAP = 20  # names a failed statement would have defined, sent back to explain a gap
 TRACEBACK_FRAMES = 8  # frames of student code kept in a traceback
 SEED = 0  # same submission, same score: seeded before any cell runs
 MIN_ALARM = 0.01  # seconds: a re-armed alarm shorter than this counts as the limit reached
@@ -235,6 +239,48 @@ def _describe_exception(exc: BaseException) -> dict[str, Any]:
     return info
 
 
+def _future_flags(node: ast.stmt) -> int:
+    """Compiler flags a ``from __future__ import ...`` turns on for the rest of its cell."""
+    if not isinstance(node, ast.ImportFrom) or node.module != "__future__":
+        return 0
+    flags = 0
+    for alias in node.names:
+        feature = getattr(__future__, alias.name, None)
+        flags |= int(getattr(feature, "compiler_flag", 0))
+    return flags
+
+
+def _bound_names(node: ast.stmt) -> list[str]:
+    """The top-level names a statement defines (imports, defs, assignment targets)."""
+    names: list[str] = []
+    stack: list[ast.AST] = [node]
+    while stack and len(names) < BINDS_CAP:
+        item = stack.pop()
+        if isinstance(item, (ast.Import, ast.ImportFrom)):
+            names.extend(
+                alias.asname or alias.name.split(".")[0]
+                for alias in item.names
+                if alias.name != "*"
+            )
+        elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(item.name)  # its body binds names of its own scope only
+        elif isinstance(item, ast.Name) and isinstance(item.ctx, ast.Store):
+            names.append(item.id)
+        elif not isinstance(item, ast.Lambda):
+            stack.extend(ast.iter_child_nodes(item))
+    return list(dict.fromkeys(names))
+
+
+def _defined_in_text(source: str) -> list[str]:
+    """Functions and classes a cell that does not compile would have defined (``def f(``)."""
+    names = []
+    for line in source.splitlines():
+        words = line.split()
+        if len(words) > 1 and words[0] in ("def", "class") and not line[0].isspace():
+            names.append(words[1].split("(")[0].split(":")[0])
+    return names[:BINDS_CAP]
+
+
 class Child:
     """The request loop: one namespace (the notebook's globals) and two pipe descriptors."""
 
@@ -274,23 +320,79 @@ class Child:
         results = []
         for cell in request["cells"]:
             index, source = int(cell["index"]), str(cell["source"])
-            filename = f"<cell {index}>"
-            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             self.send({"op": "cell", "index": index})
             started = time.perf_counter()
-            try:
-                code = compile(source, filename, "exec")
-                self.run_with_alarm(cell_timeout, exec, code, self.namespace)
-            except BaseException as exc:  # SystemExit and KeyboardInterrupt too: next cell runs
-                info = _describe_exception(exc)
-                if isinstance(exc, SoftTimeoutError):
-                    info["evalue"] = f"the cell ran longer than {cell_timeout:g} s"
-                results.append({"index": index, "status": "error", **info})
-            else:
-                results.append({"index": index, "status": "ok"})
-            results[-1]["seconds"] = round(time.perf_counter() - started, 4)
-            self.send({"op": "cell-done", "cell": results[-1]})
+            errors, dropped = self.run_cell(index, source, cell_timeout)
+            result: dict[str, Any] = {"index": index, "status": "error" if errors else "ok"}
+            if errors:
+                result.update(errors[0])
+                if len(errors) > 1 or dropped:
+                    result["more"] = errors[1:]
+                    result["dropped"] = dropped
+            result["seconds"] = round(time.perf_counter() - started, 4)
+            results.append(result)
+            self.send({"op": "cell-done", "cell": result})
         self.send({"op": "loaded", "cells": results, "names": self.describe_names(request)})
+
+    def run_cell(
+        self, index: int, source: str, cell_timeout: float
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Run one cell statement by statement: (errors reported, further errors not reported).
+
+        Jupyter stops a cell at its first error, so `import torch` failing on line 1 would
+        lose the `import numpy as np` on line 3 and every definition after it. Here each
+        top-level statement runs on its own: a failure is reported with its line and the
+        statements after it still run, so the outcome differs from Jupyter's only where
+        Jupyter would have lost definitions. A cell that does not compile runs not at all
+        (as in Jupyter), and the time limit covers the whole cell.
+        """
+        filename = f"<cell {index}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        errors: list[dict[str, Any]] = []
+        lost: set[str] = set()  # names that failed statements would have bound
+        dropped = 0
+
+        def failed(exc: BaseException, binds: list[str]) -> None:
+            nonlocal dropped
+            info = _describe_exception(exc)
+            if isinstance(exc, SoftTimeoutError):
+                info["evalue"] = f"the cell ran longer than {cell_timeout:g} s"
+            # `x = torch.zeros(3)` after `import torch` failed: that one error explains it.
+            if errors and isinstance(exc, NameError) and getattr(exc, "name", None) in lost:
+                lost.update(binds)
+                return
+            lost.update(binds)
+            if len(errors) < ERRORS_PER_CELL:
+                errors.append({**info, "binds": binds[:BINDS_CAP]})
+            else:
+                dropped += 1
+
+        def statements() -> None:
+            try:
+                tree = ast.parse(source, filename)
+                # Errors only the compiler finds (`return` outside a function) fail the cell
+                # before anything runs, as in Jupyter.
+                compile(tree, filename, "exec", dont_inherit=True)
+            except BaseException as exc:  # SyntaxError, or nesting too deep to compile
+                failed(exc, _defined_in_text(source))
+                return
+            flags = 0
+            for node in tree.body:
+                try:
+                    module = ast.Module(body=[node], type_ignores=[])
+                    code = compile(module, filename, "exec", flags=flags, dont_inherit=True)
+                    flags |= _future_flags(node)
+                    exec(code, self.namespace)
+                except SoftTimeoutError:
+                    raise
+                except BaseException as exc:  # SystemExit and KeyboardInterrupt too
+                    failed(exc, _bound_names(node))
+
+        try:
+            self.run_with_alarm(cell_timeout, statements)
+        except BaseException as exc:  # the time limit, wherever it struck
+            failed(exc, [])
+        return errors, dropped
 
     def describe_names(self, request: dict[str, Any]) -> dict[str, Any]:
         wanted = {}

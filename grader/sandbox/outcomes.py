@@ -21,8 +21,27 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class CellError:
+    """One failed top-level statement of a cell (its later statements still ran)."""
+
+    cell: int
+    ename: str
+    evalue: str
+    frames: tuple[Frame, ...] = ()
+    #: names the statement would have defined (``from dnn_utils import relu_backward``), so a
+    #: missing function can be traced to the statement that failed to define it
+    binds: tuple[str, ...] = ()
+
+    @property
+    def line(self) -> int | None:
+        """The line in its cell where the error surfaced, if known."""
+        here = [f for f in self.frames if f.cell == self.cell]
+        return here[-1].line if here else None
+
+
+@dataclass(frozen=True)
 class CellRun:
-    """How one code cell ran."""
+    """How one code cell ran; ``ename``/``evalue``/``frames`` describe its first error."""
 
     index: int  #: 1-based position among the notebook's cells (markdown included)
     status: Literal["ok", "error"]
@@ -30,10 +49,13 @@ class CellRun:
     evalue: str = ""
     frames: tuple[Frame, ...] = ()
     seconds: float = 0.0
+    #: every reported error in order, the first included (empty for a cell that ran cleanly)
+    errors: tuple[CellError, ...] = ()
+    dropped: int = 0  #: further failed statements, not reported one by one
 
     @property
     def line(self) -> int | None:
-        """The line in this cell where the error surfaced, if known."""
+        """The line in this cell where the (first) error surfaced, if known."""
         here = [f for f in self.frames if f.cell == self.index]
         return here[-1].line if here else None
 

@@ -32,6 +32,7 @@ from grader.sandbox.cgroup import RunCgroup, cgroup_problem, create_run_cgroup
 from grader.sandbox.limits import Limits
 from grader.sandbox.outcomes import (
     CallOutcome,
+    CellError,
     CellRun,
     Crashed,
     Frame,
@@ -349,6 +350,22 @@ def _frames(raw: Any) -> tuple[Frame, ...]:
                 )
             )
     return tuple(frames)
+
+
+def _items(raw: Any, cap: int) -> list[dict[str, Any]]:
+    """The first ``cap`` dicts of a list the child sent (anything else: none)."""
+    return [item for item in raw[:cap] if isinstance(item, dict)] if isinstance(raw, list) else []
+
+
+def _cell_error(cell: int, raw: dict[str, Any]) -> CellError:
+    binds = raw.get("binds")
+    return CellError(
+        cell=cell,
+        ename=_text(raw.get("ename"), 100),
+        evalue=_text(raw.get("evalue")),
+        frames=_frames(raw.get("frames")),
+        binds=tuple(_text(b, 100) for b in (binds[:20] if isinstance(binds, list) else [])),
+    )
 
 
 def _text(value: Any, cap: int = 500) -> str:
@@ -700,14 +717,21 @@ class StudentProcess:
         for raw in raws if isinstance(raws, list) else []:
             if not isinstance(raw, dict) or not isinstance(raw.get("index"), int):
                 continue
+            status: Literal["ok", "error"] = "error" if raw.get("status") == "error" else "ok"
+            first = _cell_error(raw["index"], raw)
+            more = raw.get("more")
+            errors = (first, *(_cell_error(raw["index"], m) for m in _items(more, 4)))
+            dropped = raw.get("dropped")
             cells.append(
                 CellRun(
                     index=raw["index"],
-                    status="error" if raw.get("status") == "error" else "ok",
-                    ename=_text(raw.get("ename"), 100),
-                    evalue=_text(raw.get("evalue")),
-                    frames=_frames(raw.get("frames")),
+                    status=status,
+                    ename=first.ename,
+                    evalue=first.evalue,
+                    frames=first.frames,
                     seconds=float(raw["seconds"]) if isinstance(raw.get("seconds"), float) else 0.0,
+                    errors=errors if status == "error" else (),
+                    dropped=min(dropped, 10**6) if isinstance(dropped, int) and dropped > 0 else 0,
                 )
             )
         return cells

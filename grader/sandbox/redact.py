@@ -73,7 +73,15 @@ class RedactingSandbox:
         """The inner report with every cell's error message and traceback redacted."""
         report = self.inner.load()
         cells = tuple(
-            replace(c, evalue=self._clean(c.evalue), frames=self._frames(c.frames))
+            replace(
+                c,
+                evalue=self._clean(c.evalue),
+                frames=self._frames(c.frames),
+                errors=tuple(
+                    replace(e, evalue=self._clean(e.evalue), frames=self._frames(e.frames))
+                    for e in c.errors
+                ),
+            )
             for c in report.cells
         )
         failure = self._clean(report.failure) if report.failure else report.failure

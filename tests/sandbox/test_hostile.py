@@ -346,7 +346,8 @@ def test_filesystem_walk_finds_no_hidden_tests_or_reference(
 def test_exception_messages_cannot_quote_hidden_tests_or_reference(
     backend: SandboxInfo, tmp_path: Path, course_copy: Path
 ) -> None:
-    """A cell error and a raise quoting the protected files reach feedback redacted."""
+    """Cell errors (two statements of one cell) and a raise quoting the protected files
+    reach feedback redacted."""
     prepared = with_limits(prepare_assignment(ASSIGNMENT, course_copy), **FAST_LIMITS)
     result = grade_fixture(
         prepared, backend, "raises_hidden_tests.py", tmp_path, COURSE_DIR=str(course_copy)
@@ -356,6 +357,7 @@ def test_exception_messages_cannot_quote_hidden_tests_or_reference(
     texts = list(strings(doc))
     leaked = [line for line in _protected_lines() if any(line in text for text in texts)]
     assert leaked == []
+    assert len(doc["extra_data"]["cells"][0]["more_errors"]) == 1  # the second statement's
     raised = next(t for t in result.tests if t.name == "test_positive_inputs").output
     assert "leaky_relu_backward raised ValueError" in raised
     if backend.backend == "bwrap":
