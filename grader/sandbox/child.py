@@ -16,6 +16,7 @@ import ast
 import builtins
 import contextlib
 import ctypes
+import importlib
 import json
 import linecache
 import os
@@ -281,6 +282,71 @@ def _defined_in_text(source: str) -> list[str]:
     return names[:BINDS_CAP]
 
 
+class NotebookShell:
+    """The few parts of IPython's shell that converted notebook code calls.
+
+    The trusted side converts magics with IPython's own transformer (``submission.py``):
+    ``%matplotlib inline`` arrives as ``get_ipython().run_line_magic('matplotlib',
+    'inline')``. Harmless magics do nothing here, ``%time`` runs its statement once, and
+    ``%%writefile`` writes its file inside the run's own folder only.
+    """
+
+    def __repr__(self) -> str:
+        return "<grader notebook shell>"
+
+    def run_line_magic(self, name: str, line: str, _stack_depth: int = 1) -> Any:
+        """``%time STATEMENT`` runs the statement (returning an expression's value)."""
+        if name != "time" or not line.strip():
+            return None
+        caller = sys._getframe(1)
+        filename, lineno = caller.f_code.co_filename, caller.f_lineno
+        tree: ast.Expression | ast.Module
+        try:
+            tree = ast.parse(line.strip(), filename, mode="eval")
+        except SyntaxError:
+            tree = ast.parse(line.strip(), filename, mode="exec")
+        ast.increment_lineno(tree, lineno - 1)  # tracebacks name the magic's line
+        mode = "eval" if isinstance(tree, ast.Expression) else "exec"
+        code = compile(tree, filename, mode, dont_inherit=True)
+        if mode == "eval":
+            # The student's own %time statement, as exec runs their cells.
+            return eval(code, caller.f_globals, caller.f_locals)  # noqa: S307
+        exec(code, caller.f_globals, caller.f_locals)
+        return None
+
+    def run_cell_magic(self, name: str, line: str, cell: str) -> None:
+        """``%%writefile [-a] NAME``: the file, inside the working folder; others do nothing."""
+        if name not in ("writefile", "file"):
+            return
+        words = line.split()
+        append = "-a" in words or "--append" in words
+        names = [w for w in words if not w.startswith("-")]
+        if not names:
+            raise ValueError("%%writefile needs a file name")
+        folder = os.path.realpath(os.getcwd())
+        target = os.path.realpath(os.path.join(folder, names[0].strip("'\"")))
+        if not target.startswith(folder + os.sep):
+            raise PermissionError(
+                f"%%writefile may write only inside the folder the notebook runs in, not {names[0]}"
+            )
+        with open(target, "a" if append else "w", encoding="utf-8") as handle:
+            handle.write(cell)
+        importlib.invalidate_caches()  # a later `import NAME` must see the new file
+        print(f"{'Appending to' if append else 'Writing'} {names[0]}")
+
+    def system(self, command: str) -> None:
+        """``!command``: shell commands do not run when grading."""
+        return None
+
+    def getoutput(self, command: str, split: bool = True, depth: int = 0) -> list[str]:
+        """``x = !command``: nothing ran, so there is no output."""
+        return []
+
+    def magic(self, line: str) -> None:
+        """The old ``get_ipython().magic('...')`` spelling: nothing to do."""
+        return None
+
+
 class Child:
     """The request loop: one namespace (the notebook's globals) and two pipe descriptors."""
 
@@ -288,6 +354,9 @@ class Child:
         self.request_fd = request_fd
         self.response_fd = response_fd
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        # As in IPython, get_ipython is a builtin: helper modules the notebook wrote see it too.
+        shell = NotebookShell()
+        builtins.get_ipython = lambda: shell  # type: ignore[attr-defined]
         self.wall_factor = 1.0  #: see ``Limits.wall_factor``; each request says it
 
     def send(self, header: dict[str, Any], blobs: list[bytes] | None = None) -> None:
@@ -317,6 +386,10 @@ class Child:
         self.send({"op": "started", "pid": os.getpid()})
         cell_timeout = float(request.get("cell_timeout", 10.0))
         self.wall_factor = float(request.get("wall_factor", 1.0))
+        # As in Jupyter, modules in the folder the notebook runs in are importable
+        # (a file that %%writefile wrote there).
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
         results = []
         for cell in request["cells"]:
             index, source = int(cell["index"]), str(cell["source"])

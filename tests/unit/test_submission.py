@@ -190,19 +190,21 @@ def test_valid_python_is_never_rewritten(tmp_path: Path) -> None:
     assert read.notes == ()
 
 
-def test_line_magics_and_shell_escapes_become_pass_keeping_line_numbers() -> None:
+def test_magics_are_converted_by_ipython_keeping_line_numbers() -> None:
+    """IPython's own transformer (nbconvert's script exporter) converts; lines stay put."""
     source = (
-        "%matplotlib inline\nimport numpy as np\n!pip install numpy\n"
+        "\n%matplotlib inline\nimport numpy as np\n!pip install numpy\n"
         "for i in range(2):\n    %time f(i)\n"
     )
     rewritten, notes, skip = transform_cell(source)
     assert not skip
     assert rewritten.splitlines() == [
-        "pass",
+        "",
+        "get_ipython().run_line_magic('matplotlib', 'inline')",
         "import numpy as np",
-        "pass",
+        "get_ipython().system('pip install numpy')",
         "for i in range(2):",
-        "    f(i)",
+        "    get_ipython().run_line_magic('time', 'f(i)')",
     ]
     assert rewritten.endswith("\n")
     compile(rewritten, "<cell>", "exec")
@@ -213,6 +215,22 @@ def test_line_magics_and_shell_escapes_become_pass_keeping_line_numbers() -> Non
     ]
 
 
+@pytest.mark.parametrize(
+    ("line", "advice"),
+    [
+        ("!pip install -q h5py", "install packages beforehand"),
+        ("!python -m pip install torch", "install packages beforehand"),
+        ("!conda install -y numpy", "install packages beforehand"),
+        ("!wget https://example.invalid/train.h5", "shell commands do not run"),
+        ("!ls -l", "shell commands do not run"),
+        ("!pip list", "shell commands do not run"),
+    ],
+)
+def test_only_installs_are_told_to_install_beforehand(line: str, advice: str) -> None:
+    _, notes, _ = transform_cell(f"{line}\nx = 1\n")
+    assert notes == [f"shell command `{line}` not run ({advice})"]
+
+
 def test_time_cell_magic_runs_its_body() -> None:
     rewritten, notes, skip = transform_cell("%%time\ndef f():\n    return 1\n")
     assert not skip
@@ -220,7 +238,18 @@ def test_time_cell_magic_runs_its_body() -> None:
     assert notes == ["%%time ignored; the cell's body ran as plain Python"]
 
 
-@pytest.mark.parametrize("magic", ["%%bash", "%%html", "%%writefile helper.py", "%%capture_x"])
+def test_a_cell_magic_after_a_py_cell_marker_is_still_a_cell_magic() -> None:
+    rewritten, _, skip = transform_cell("# %%\n%%capture\nx = 1\n%matplotlib inline\n")
+    assert not skip
+    assert rewritten.splitlines() == [
+        "",
+        "",
+        "x = 1",
+        "get_ipython().run_line_magic('matplotlib', 'inline')",
+    ]
+
+
+@pytest.mark.parametrize("magic", ["%%bash", "%%html", "%%javascript", "%%capture_x"])
 def test_other_cell_magics_are_skipped(magic: str) -> None:
     rewritten, notes, skip = transform_cell(f"{magic}\necho hi\n")
     assert skip
@@ -228,10 +257,37 @@ def test_other_cell_magics_are_skipped(magic: str) -> None:
     assert notes == [f"%%{magic[2:].split()[0]} cell not run (only Python cells are graded)"]
 
 
+def test_a_shell_cell_that_installs_says_so() -> None:
+    _, notes, skip = transform_cell("%%bash\npip install h5py\n")
+    assert skip
+    assert notes == [
+        "%%bash cell not run (only Python cells are graded); install packages beforehand"
+    ]
+
+
+def test_writefile_becomes_a_call_the_child_carries_out() -> None:
+    rewritten, notes, skip = transform_cell("\n%%writefile helper.py\ndef g():\n    return 1\n")
+    assert not skip
+    assert rewritten == (
+        "\nget_ipython().run_cell_magic('writefile', 'helper.py', 'def g():\\n    return 1\\n')\n"
+    )
+    assert notes == [
+        "%%writefile helper.py: the file was written to the folder the notebook runs in, "
+        "so a later import finds it"
+    ]
+
+
 def test_captured_shell_output_and_help_requests() -> None:
     rewritten, notes, _ = transform_cell("files = !ls\nnp.where?\nx = 1")
-    assert rewritten.splitlines() == ["files = None", "pass", "x = 1"]
-    assert notes == ["`files = !ls` not run; files set to None", "help request `np.where?` not run"]
+    assert rewritten.splitlines() == [
+        "files = get_ipython().getoutput('ls')",
+        "get_ipython().run_line_magic('pinfo', 'np.where')",
+        "x = 1",
+    ]
+    assert notes == [
+        "`files = !ls` not run (shell commands do not run); files set to []",
+        "help request `np.where?` not run",
+    ]
 
 
 def test_notes_name_their_cell(submission: Callable[[str], Path]) -> None:
