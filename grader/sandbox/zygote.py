@@ -6,8 +6,10 @@ IPC, UTS and cgroup namespaces, read-only root) and asks it over a Unix socket f
 per submission. This process never runs student code; it only forks, and each fork, before
 the first cell arrives:
 
-- enters fresh user, mount and IPC namespaces, so System V IPC, POSIX message queues and
-  the user keyring die with the submission, and joins a new session keyring;
+- enters fresh user, mount, IPC and network namespaces, so System V IPC, POSIX message
+  queues, the user keyring, sockets (a closed TCP connection lingers in TIME_WAIT for a
+  minute, listed in ``/proc/net/tcp``), abstract Unix sockets and the loopback's counters die
+  with the submission, and joins a new session keyring;
 - mounts a new private tmpfs on ``/tmp`` (its working directory and ``HOME``) and on
   ``/dev/shm``, and makes ``/dev`` read-only: nothing it writes outlives it;
 - forbids further user namespaces and drops every capability it had in its new namespace;
@@ -27,10 +29,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import signal
 import socket
+import struct
 import sys
 import time
 import traceback
@@ -49,6 +53,11 @@ except ImportError:  # run as a script inside the sandbox, next to child.py and 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+IFREQ = "16sH14x"  # struct ifreq: the interface's name, then its flags (a short)
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -86,6 +95,14 @@ def _drop_all_capabilities() -> None:
     _check(_libc.capset(ctypes.byref(header), (child._CapData * 2)()), "capset")
 
 
+def _loopback_up() -> None:
+    """Bring up ``lo`` of a new network namespace (needs CAP_NET_ADMIN there), as bwrap does."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        current = fcntl.ioctl(probe, SIOCGIFFLAGS, struct.pack(IFREQ, b"lo", 0))
+        flags = struct.unpack(IFREQ, current)[1]
+        fcntl.ioctl(probe, SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags | IFF_UP))
+
+
 def enter_fresh_namespaces(tmp_bytes: int) -> None:
     """Make this fork's world its own (see the module docstring); it ends with no capability."""
     uid, gid = os.getuid(), os.getgid()
@@ -93,10 +110,14 @@ def enter_fresh_namespaces(tmp_bytes: int) -> None:
     # then belong to root, whom a grader run by a normal user does not map, and writing its
     # own uid_map is refused (EACCES). The fork is the submission's own process: dumpable.
     _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "making the fork dumpable")
-    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC), "unshare")
+    # A network namespace per fork, not per worker: what a run leaves in one (TIME_WAIT
+    # sockets, traffic counters) would otherwise be there for the next to read.
+    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET
+    _check(_libc.unshare(flags), "unshare")
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{uid} {uid} 1")
     _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    _loopback_up()
     _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making mounts private")
     options = f"size={tmp_bytes},mode=1777".encode()
     fresh = MS_NOSUID | MS_NODEV

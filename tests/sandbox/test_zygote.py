@@ -26,6 +26,15 @@ from grader.submission import read_submission
 pytestmark = [pytest.mark.sandbox, pytest.mark.bwrap]
 
 TRACE_KINDS = {"process", "file in /tmp", "file in /dev/shm", "sysv shm", "session key", "user key"}
+NAMESPACE_STATE = {
+    "tcp socket",
+    "loopback traffic",
+    "tcp counter",
+    "abstract socket",
+    "sysv semaphore",
+    "sysv message queue",
+    "posix message queue",
+}
 
 
 @pytest.fixture
@@ -55,6 +64,33 @@ def traces(result: GradingResult) -> tuple[list[str], list[str]]:
     match = re.search(r"^TRACES (\[.*?\]) (\[.*?\])$", output, re.MULTILINE)
     assert match is not None, output
     return json.loads(match.group(1)), json.loads(match.group(2))
+
+
+def namespace_state(result: GradingResult) -> tuple[list[str], list[str]]:
+    """(the namespace state the submission found when it started, what it left)."""
+    output = str(result.extra.get("student_output", ""))
+    match = re.search(r"^STATE (\[.*?\]) (\[.*?\])$", output, re.MULTILINE)
+    assert match is not None, output
+    return json.loads(match.group(1)), json.loads(match.group(2))
+
+
+def test_no_namespace_state_crosses_from_one_run_to_the_next(
+    prepared: PreparedAssignment,
+    bwrap: SandboxInfo,
+    worker: ZygoteSandboxes,
+    tmp_path: Path,
+    token: str,
+) -> None:
+    """A sender's closed TCP connection (TIME_WAIT), traffic, sockets and IPC: none reach the
+    receiver graded next on the same worker (a covert channel that once changed a score)."""
+    path = copy_fixture("leaves_namespace_state.py", tmp_path, TOKEN=token)
+    sender = grade_on(worker, prepared, bwrap, path)
+    assert sender.score == 100
+    assert namespace_state(sender) == ([], sorted(NAMESPACE_STATE))  # really left behind
+    receiver = grade_on(worker, prepared, bwrap, path)
+    assert receiver.score == 100
+    assert namespace_state(receiver) == ([], sorted(NAMESPACE_STATE))
+    assert [p.zygote for p in worker.processes] == [worker.zygote, worker.zygote]
 
 
 def test_next_submission_on_the_worker_sees_nothing_of_the_last(
