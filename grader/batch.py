@@ -33,6 +33,7 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     wait,
 )
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -59,7 +60,13 @@ from grader.sandbox import (
     TimedOut,
 )
 from grader.sandbox.parent import bwrap_problem
-from grader.sandbox.workers import ZygotePool, ZygoteStudentProcess
+from grader.sandbox.workers import (
+    ZygotePool,
+    ZygoteStudentProcess,
+    child_pids,
+    clean_up_after_workers,
+    reaping_what_workers_leave,
+)
 from grader.scoring import missing_function_message
 from grader.submission import Submission, read_submission
 
@@ -76,6 +83,9 @@ LONG_RUNNING_SECONDS = 0.5
 # At most this many times --jobs submissions at once: each still gets a third of a core from
 # the batch, well above what the time limits' wall cap needs (``Limits.wall_factor``).
 LONG_RUNNING_CAPACITY = 3
+# A submission whose worker process dies this many times (each time a fresh pool grades it
+# again) gets an error document instead of another try.
+WORKER_TRIES = 2
 
 
 @dataclass(frozen=True)
@@ -584,40 +594,106 @@ def _grade_in_processes(
     have run for over ``LONG_RUNNING_SECONDS``: a hanging submission waits out its limits
     without holding a job the rest of the class needs. Only plain data comes back (the
     rendered document and strings): the same bytes the in-process path writes.
+
+    A worker process that dies (SIGKILL, the OOM killer) breaks its pool: the submissions
+    that were in it are graded again on a fresh pool, and one lost ``WORKER_TRIES`` times
+    gets an error document. Returns (or raises) only once every worker is joined and every
+    sandbox the workers started is dead and reaped (``reaping_what_workers_leave``).
+    """
+    queue = list(reversed(todo))
+    tries: dict[str, int] = {}
+    with reaping_what_workers_leave() as own_children:
+        while queue:
+            lost: list[tuple[BatchItem, str]] = []
+            yield from _grade_on_one_pool(
+                queue, lost, assignment, course_dir, sandbox, workers, own_children
+            )
+            clean_up_after_workers(own_children)  # a broken pool's sandboxes, before the next
+            for item, digest in reversed(lost):
+                tries[item.name] = tries.get(item.name, 0) + 1
+                if tries[item.name] < WORKER_TRIES:
+                    queue.append((item, digest))
+                    continue
+                entry = _lost_entry(item, assignment, tries[item.name])
+                yield entry, digest, render_json(entry.result)
+
+
+def _grade_on_one_pool(
+    queue: list[tuple[BatchItem, str]],
+    lost: list[tuple[BatchItem, str]],
+    assignment: str,
+    course_dir: Path | None,
+    sandbox: BackendChoice,
+    workers: int,
+    own_children: set[int],
+) -> Graded:
+    """Grade from ``queue`` (popped from the end) until it is empty or the pool breaks.
+
+    Submissions a broken pool lost are appended to ``lost``; its workers are joined before
+    this returns or raises.
     """
     pending: dict[Future[tuple[str, Status, str, bool]], tuple[BatchItem, str, float]] = {}
-    queue = list(reversed(todo))
-    capacity = min(LONG_RUNNING_CAPACITY * workers, len(todo))
+    capacity = min(LONG_RUNNING_CAPACITY * workers, len(queue))
     pool = ProcessPoolExecutor(
         max_workers=capacity,
         mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded process
         initializer=_start_worker,
         initargs=(assignment, course_dir, sandbox),
     )
+    # multiprocessing's resource tracker, started with the pool: a child, not an orphan.
+    own_children.update(child_pids())
+    broken = False
     try:
-        while queue or pending:
+        while (queue and not broken) or pending:
             now = time.monotonic()
             running = sum(1 for *_, t in pending.values() if now - t < LONG_RUNNING_SECONDS)
-            while queue and running < workers and len(pending) < capacity:
+            while queue and not broken and running < workers and len(pending) < capacity:
                 item, digest = queue.pop()
-                pending[pool.submit(_grade_in_worker, item)] = (item, digest, now)
+                try:
+                    pending[pool.submit(_grade_in_worker, item)] = (item, digest, now)
+                except BrokenProcessPool:
+                    queue.append((item, digest))
+                    broken = True
                 running += 1
             done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: pending[f][0].name):
                 item, digest, _ = pending.pop(future)
-                document, status, reason, internal = future.result()
+                try:
+                    document, status, reason, internal = future.result()
+                except BrokenProcessPool:
+                    lost.append((item, digest))
+                    broken = True
+                    continue
                 result = GradingResult.from_gradescope(json.loads(document))
                 entry = BatchEntry(item.name, result, status, reason, internal_error=internal)
                 yield entry, digest, document
     except BaseException:
         # Ctrl-C (or a failed write): kill the workers; their sandboxes see them go and end.
-        processes = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            with contextlib.suppress(OSError, ValueError):
-                process.kill()
+        _kill_pool(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL every worker process of ``pool`` and join them (reaped: no zombie is left)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(timeout=KILL_PATIENCE_SECONDS)
+
+
+def _lost_entry(item: BatchItem, assignment: str, tries: int) -> BatchEntry:
+    """The error document of a submission whose worker process died every time it was graded."""
+    reason = (
+        f"the grader's worker process died while grading this submission ({tries} times, "
+        "e.g. killed by the system for memory): grade it alone with `grader grade` to see why"
+    )
+    result = api.internal_failure(item.path, assignment, RuntimeError(reason))
+    return BatchEntry(item.name, result, "error", reason, internal_error=True)
 
 
 # --- class-level files ------------------------------------------------------------------------

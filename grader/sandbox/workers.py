@@ -16,6 +16,7 @@ keeps one zygote per batch worker.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import queue
@@ -26,12 +27,13 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.cgroup import RunCgroup, create_run_cgroup
+from grader.sandbox.cgroup import RunCgroup, create_run_cgroup, remove_stale, usable_places
 from grader.sandbox.limits import Limits
 from grader.sandbox.parent import (
     OWN_PROCESSES,
@@ -49,6 +51,9 @@ from grader.sandbox.parent import (
 )
 
 ZYGOTE_SOURCES = ("child.py", "protocol.py", "zygote.py")
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+REAP_TIMEOUT = 10.0  # seconds to kill and reap what dead workers left (SIGKILL takes ms)
 START_TIMEOUT = 60.0  # interpreter + numpy import on a loaded machine
 REPLY_TIMEOUT = 10.0  # a fork, or killing and reaping a run, takes milliseconds
 MAX_REPLY = 4096
@@ -457,3 +462,73 @@ class ZygotePool:
             zygotes, self.all = self.all, []
         for zygote in zygotes:
             zygote.stop()
+
+
+def child_pids() -> set[int]:
+    """Every child of this process (of any of its threads), zombies included."""
+    found: set[int] = set()
+    with contextlib.suppress(OSError):
+        for task in os.listdir("/proc/self/task"):
+            with (
+                contextlib.suppress(OSError, ValueError),
+                open(f"/proc/self/task/{task}/children", "rb") as handle,
+            ):
+                found.update(int(p) for p in handle.read().split())
+    return found
+
+
+def _subreaper(value: int | None = None) -> int:
+    """This process's child-subreaper flag (set to ``value`` first, if given); 0 if unknown."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if value is not None:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, value, 0, 0, 0)
+    flag = ctypes.c_int(0)
+    libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0)
+    return flag.value
+
+
+def reap_orphans(known: set[int], timeout: float = REAP_TIMEOUT) -> set[int]:
+    """SIGKILL and reap every child not in ``known`` (adopted orphans); the ones left over.
+
+    Safe to kill: a child of this process is not reaped yet, so its pid cannot have been
+    reused by anything else.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        orphans = child_pids() - known
+        for pid in orphans:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        if not orphans or time.monotonic() > deadline:
+            return orphans
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def reaping_what_workers_leave() -> Iterator[set[int]]:
+    """Adopt, then kill and reap, whatever the worker processes started inside leave behind.
+
+    While it is open this process is a child subreaper: when a worker process dies (even by
+    SIGKILL, which runs none of its clean-up), its sandboxes (a bwrap, a zygote, or the
+    fallback's submission and its daemons) are re-parented here instead of to init. On
+    leaving, every child that is not in the yielded set (add the children that are this
+    process's own, such as multiprocessing's resource tracker) is SIGKILLed and reaped, and
+    the cgroups of dead owners are removed: the batch ends with nothing of its own running.
+    Call it only once the worker processes themselves have been joined.
+    """
+    known = child_pids()
+    was = _subreaper()
+    _subreaper(1)
+    try:
+        yield known
+    finally:
+        _subreaper(was)
+        clean_up_after_workers(known)
+
+
+def clean_up_after_workers(known: set[int]) -> None:
+    """Kill and reap adopted orphans (children not in ``known``), remove dead owners' cgroups."""
+    reap_orphans(known)
+    remove_stale(usable_places())

@@ -8,8 +8,14 @@ process, a seed) would show up as a different score or different feedback.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
+import threading
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,8 +23,11 @@ from typing import Any
 import pytest
 
 from grader import api
-from grader.batch import run_batch
+from grader.batch import BatchSummary, run_batch
+from grader.sandbox import cgroup
+from grader.sandbox.cgroup import cpu_share_problem
 from grader.sandbox.parent import bwrap_problem
+from grader.sandbox.workers import child_pids
 from grader.submission import read_submission
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.bwrap]
@@ -26,14 +35,14 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.bwrap]
 REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "leaky_relu_backward"
 FIXTURE_SETS = ("submissions", "misconceptions")
+HOSTILE = REPO / "tests" / "fixtures" / "hostile"
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private course whose call limit is 1 s, so the hanging fixture costs seconds."""
+def make_course(folder: Path, limits: str) -> Path:
+    """A private copy of the course whose assignment has these ``[limits]`` lines."""
     if bwrap_problem():
         pytest.skip(f"bwrap backend not testable here: {bwrap_problem()}")
-    course = tmp_path_factory.mktemp("course")
+    course = folder / "course"
     shutil.copytree(
         REPO / "assignments" / ASSIGNMENT,
         course / "assignments" / ASSIGNMENT,
@@ -42,8 +51,18 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (course / "reference").mkdir()
     shutil.copy(REPO / "reference" / f"{ASSIGNMENT}.py", course / "reference")
     spec = course / "assignments" / ASSIGNMENT / "assignment.toml"
-    spec.write_text(spec.read_text().split("[limits]")[0] + "[limits]\ntest_timeout = 1.0\n")
+    spec.write_text(spec.read_text().split("[limits]")[0] + "[limits]\n" + limits)
     return course
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private course whose call limit is 1 s, so the hanging fixture costs seconds."""
+    return make_course(tmp_path_factory.mktemp("course"), "test_timeout = 1.0\n")
+
+
+def entry_named(summary: BatchSummary, name: str) -> Any:
+    return next(e for e in summary.entries if e.name == name)
 
 
 def graded_alone(prepared: api.PreparedAssignment, path: Path) -> dict[str, Any]:
@@ -72,3 +91,133 @@ def test_batch_scores_equal_grade_scores(course: Path, tmp_path: Path, fixture_s
             assert batch[key] == single[key], (path.name, key)
         assert batch["extra_data"]["misconceptions"] == single["extra_data"]["misconceptions"]
     assert len(scores) >= 4  # the set really mixes outcomes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sandbox", ["bwrap", "none"])
+def test_a_neighbour_of_many_busy_processes_costs_a_slow_submission_nothing(
+    tmp_path: Path, sandbox: str
+) -> None:
+    """40 busy processes in sessions of their own beside a correct call that needs 0.1 s of
+    CPU: with each run's tree one fair CPU share, the call never nears its wall cap."""
+    if cpu_share_problem():
+        pytest.skip(f"no fair CPU share here (SECURITY.md, cgroups): {cpu_share_problem()}")
+    # The cap on a call's wall time is 0.5 s x 3: 15 times the CPU the slow call needs, and
+    # less than the ~2 s it needs with 1/40 of the machine or less.
+    limits = "test_timeout = 0.5\nwall_factor = 3.0\ncell_timeout = 10.0\n"
+    course = make_course(tmp_path, limits)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(HOSTILE / "starves_neighbours.py", folder / "a_hog.py")
+    shutil.copy(HOSTILE / "slow_but_correct.py", folder / "b_slow.py")
+    summary = run_batch(
+        folder, tmp_path / "out", assignment=ASSIGNMENT, jobs=2, course_dir=course, sandbox=sandbox
+    )
+    hog = entry_named(summary, "a_hog")
+    assert "spinning in 40 processes" in str(hog.result.extra.get("student_output", ""))
+    slow = entry_named(summary, "b_slow")
+    assert (slow.status, slow.reason) == ("graded", "")
+    assert slow.result.score == 100
+
+
+def live_pids_with(token: str) -> list[int]:
+    """Live (not zombie) processes whose command line contains ``token``."""
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+            state = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if token.encode() in cmdline and state not in (b"Z", b"X"):
+            found.append(int(name))
+    return found
+
+
+def child_of_this_process_above(pid: int) -> int | None:
+    """The ancestor of ``pid`` that is a child of this process (a batch worker), if any."""
+    for _ in range(50):
+        try:
+            parent = int(Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+        if parent == os.getpid():
+            return pid
+        if parent <= 1:
+            return None
+        pid = parent
+    return None
+
+
+def groups_owned_by(pid: int) -> list[Path]:
+    """The cgroups a process named after itself (``grader-<namespace>-<pid>-<n>``)."""
+    namespace = os.stat("/proc/self/ns/pid").st_ino
+    return [
+        group
+        for place in cgroup.usable_places()
+        for group in place.directory.glob(f"grader-{namespace}-{pid}-*")
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sandbox", ["bwrap", "none"])
+def test_a_killed_worker_leaves_no_process_or_cgroup_and_its_submission_is_regraded(
+    tmp_path: Path, sandbox: str
+) -> None:
+    """SIGKILL a worker process mid-submission (no clean-up of its own runs): the batch goes
+    on, grades that submission again, and returns with every sandbox reaped, the daemon the
+    submission left included, and no cgroup of the dead worker left."""
+    course = make_course(tmp_path, "cell_timeout = 10.0\n")
+    token = f"grader-batch-{uuid.uuid4().hex}"
+    folder = tmp_path / "class"
+    folder.mkdir()
+    daemon = (HOSTILE / "daemon_then_waits.py").read_text().replace("__TOKEN__", token)
+    (folder / "a_daemon.py").write_text(daemon)
+    for name in ("b_correct.py", "c_correct.py"):
+        shutil.copy(
+            REPO / "tests" / "fixtures" / "submissions" / "correct_script.py", folder / name
+        )
+    before = child_pids()
+    killed: list[int] = []
+
+    def kill_the_daemons_worker() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for pid in live_pids_with(token):
+                worker = child_of_this_process_above(pid)
+                if worker is not None:
+                    os.kill(worker, signal.SIGKILL)
+                    killed.append(worker)
+                    return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_daemons_worker)
+    killer.start()
+    try:
+        summary = run_batch(
+            folder,
+            tmp_path / "out",
+            assignment=ASSIGNMENT,
+            jobs=2,
+            course_dir=course,
+            sandbox=sandbox,
+        )
+    finally:
+        killer.join()
+        for pid in live_pids_with(token):  # only if the test failed: nothing is left to kill
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    assert len(killed) == 1
+    assert live_pids_with(token) == []
+    left = {
+        pid
+        for pid in child_pids() - before
+        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    }
+    assert left == set()
+    assert groups_owned_by(killed[0]) == []
+    assert [(e.name, e.status, e.result.score) for e in summary.entries] == [
+        ("a_daemon", "graded", 100),
+        ("b_correct", "graded", 100),
+        ("c_correct", "graded", 100),
+    ]
