@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from grader import api
-from grader.batch import BatchSummary, run_batch
+from grader.batch import run_batch
+from grader.batch_data import BatchSummary
 from grader.sandbox import cgroup
 from grader.sandbox.cgroup import cpu_share_problem
 from grader.sandbox.parent import bwrap_problem
