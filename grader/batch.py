@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -42,12 +43,21 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from grader import api
-from grader.batch_data import BatchEntry, BatchSummary, Status
+from grader.batch_data import (
+    NO_SUBMISSION,
+    Absent,
+    BatchEntry,
+    BatchSummary,
+    RosterReport,
+    Status,
+)
 from grader.errors import SubmissionNotFoundError, UsageError
 from grader.gradebook import CANVAS_FILE, GRADESCOPE_FILE, canvas_rows, gradescope_rows
 from grader.html_report import render_report
+from grader.lms import MOODLE_NAME, Identity, gradescope_metadata, identity_of, unpack
 from grader.report import render_json
 from grader.results import GradingResult
+from grader.roster import Roster, match_roster, read_roster
 from grader.sandbox import (
     BackendChoice,
     CallOutcome,
@@ -151,6 +161,9 @@ def find_submissions(folder: Path, *, exclude: Path | None = None) -> list[Batch
     for path in sorted(folder.iterdir()):
         if not _visible(path) or (skip is not None and path.resolve() == skip):
             continue
+        moodle = MOODLE_NAME.match(path.name)
+        if path.is_dir() and moodle and moodle["plugin"] != "file":
+            continue  # Moodle's online-text (HTML) folder beside the files: never gradable
         if path.is_dir():
             items.append(_folder_item(path))
         elif path.is_file() and path.suffix in SUFFIXES:
@@ -423,23 +436,55 @@ def run_batch(
     course_dir: Path | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_done: Callable[[BatchEntry], None] | None = None,
+    roster: Path | None = None,
+    absent: Absent = "zero",
+    _notes: tuple[str, ...] = (),
+    _started: float | None = None,
 ) -> BatchSummary:
     """Grade every submission in ``folder`` into ``out``, then write the class-level files.
 
+    ``folder`` may also be an LMS download (``.zip``: Canvas, Moodle, Gradescope), unpacked
+    safely into a temporary folder for the run. With ``roster`` (a CSV), each submission is
+    matched to a student (``grader.roster``) and the gradebooks list the roster's students.
     ``on_start(to_grade, skipped)`` and ``on_done(entry)`` are called on the calling thread
     (for a progress bar). Raises ``GraderError`` only for misuse; KeyboardInterrupt propagates
     after the running children were killed and only complete results were kept.
     """
-    started = time.monotonic()
+    started = time.monotonic() if _started is None else _started
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs must be at least 1 (got {jobs})", "omit it to use every core")
+    class_roster = read_roster(roster) if roster is not None else None  # misuse before work
+    if folder.is_file() and folder.suffix.lower() == ".zip":
+        with tempfile.TemporaryDirectory(prefix="grader-batch-") as temp:
+            unpacked = unpack(folder, Path(temp))
+            notes = tuple(f"left out of {folder.name}: {s}" for s in unpacked.skipped)
+            return run_batch(
+                unpacked.folder,
+                out,
+                assignment=assignment,
+                jobs=jobs,
+                force=force,
+                sandbox=sandbox,
+                course_dir=course_dir,
+                on_start=on_start,
+                on_done=on_done,
+                roster=roster,
+                absent=absent,
+                _notes=notes,
+                _started=started,
+            )
+    if not folder.is_dir():
+        raise SubmissionNotFoundError(
+            f"no such folder or .zip: {folder}",
+            "pass the folder of submissions, or the .zip your LMS downloaded",
+        )
     workers = jobs or default_jobs()
     # With one job, this process grades (its worker sandbox imports numpy meanwhile); with
     # more, each job is a worker process with a worker sandbox of its own (_grade_in_processes).
     warm = workers == 1 and sandbox != "none" and bwrap_problem() is None
     pool = ZygotePool(1) if warm else None
     try:
-        return _run_batch(
+        summary = _run_batch(
             folder,
             out,
             assignment,
@@ -455,6 +500,33 @@ def run_batch(
     finally:
         if pool is not None:
             pool.close()
+    summary = with_identities(summary, folder, class_roster, absent, _notes)
+    write_class_files(summary)
+    return summary
+
+
+def with_identities(
+    summary: BatchSummary,
+    folder: Path,
+    roster: Roster | None,
+    absent: Absent,
+    notes: Sequence[str] = (),
+) -> BatchSummary:
+    """The summary with who submitted what: LMS names and metadata, and the roster's match."""
+    metadata = gradescope_metadata(folder)
+    identities: dict[str, Identity] = {
+        e.name: identity_of(e.name, metadata) for e in summary.entries
+    }
+    report = None
+    if roster is not None:
+        match = match_roster(identities.items(), roster)
+        report = RosterReport(roster, match, absent)
+    return dataclasses.replace(
+        summary,
+        identities=identities,
+        roster=report,
+        warnings=(*summary.warnings, *notes),
+    )
 
 
 def _run_batch(
@@ -515,7 +587,6 @@ def _run_batch(
         out=out,
         warnings=info.warnings,
     )
-    write_class_files(summary)
     return summary
 
 
@@ -722,7 +793,39 @@ def summary_rows(summary: BatchSummary) -> list[list[str]]:
                 *("1" if mid in found else "0" for mid, _ in summary.misconceptions),
             ]
         )
+    if summary.roster is not None:
+        _add_roster_columns(summary, rows)
     return rows
+
+
+ROSTER_COLUMNS = ("student", "student_id", "email", "roster")
+
+
+def _add_roster_columns(summary: BatchSummary, rows: list[list[str]]) -> None:
+    """With --roster: who each submission is, whether it matched; then the absent students."""
+    report = summary.roster
+    if report is None:
+        return
+    match = report.match
+    ambiguous = dict(match.ambiguous)
+    rows[0].extend(ROSTER_COLUMNS)
+    for row in rows[1:]:
+        name = row[0]
+        student = match.student_of(name)
+        if student is not None:
+            row.extend([student.name, student.id or student.sis_user_id, student.email, "matched"])
+        elif name in ambiguous:
+            row.extend(["", "", "", f"ambiguous: {ambiguous[name]}"])
+        else:
+            row.extend(["", "", "", "unmatched: no roster row has this name, id or e-mail"])
+    if report.absent == "skip":
+        return
+    width = len(rows[0]) - len(ROSTER_COLUMNS)
+    max_score = max((e.result.max_score for e in summary.entries), default=0.0)
+    for student in match.absent:
+        row = ["", "0", f"{max_score:g}", *[""] * (width - 3)]
+        row.extend([student.name, student.id or student.sis_user_id, student.email, NO_SUBMISSION])
+        rows.append(row)
 
 
 def render_csv(rows: Sequence[Sequence[str]]) -> str:
@@ -748,11 +851,29 @@ def summary_line(summary: BatchSummary) -> str:
     skipped = f" ({summary.skipped} unchanged, skipped)" if summary.skipped else ""
     internal = f", {summary.internal_errors} internal errors" if summary.internal_errors else ""
     plural = "" if total == 1 else "s"
-    return (
+    line = (
         f"{total} submission{plural}{skipped}: {summary.count('graded')} graded, "
         f"{summary.count('error')} errors, {summary.count('timeout')} timeouts{internal} "
         f"in {summary.seconds:.1f} s ({rate:.1f}/s, {summary.jobs} jobs) -> {summary.out}"
     )
+    return line + roster_lines(summary)
+
+
+def roster_lines(summary: BatchSummary) -> str:
+    """With --roster: the match counts, then every submission that matched no one, and why."""
+    report = summary.roster
+    if report is None:
+        return ""
+    match = report.match
+    absent = "left out" if report.absent == "skip" else "scored 0, no submission"
+    lines = [
+        f"\nroster {report.roster.path.name}: {len(match.matched)} of "
+        f"{len(report.roster.students)} students matched, {len(match.absent)} absent ({absent}), "
+        f"{len(match.unmatched)} unmatched and {len(match.ambiguous)} ambiguous submissions"
+    ]
+    lines += [f"\n  unmatched: {name} (matches no roster row)" for name in match.unmatched]
+    lines += [f"\n  ambiguous: {name}: {why}" for name, why in match.ambiguous]
+    return "".join(lines)
 
 
 @contextlib.contextmanager

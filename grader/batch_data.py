@@ -6,13 +6,26 @@ Below the batch runner (``batch.py``) and every writer of class-level files (``g
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from grader.lms import Identity, identity_of
 from grader.results import GradingResult
+from grader.roster import Match, Roster
 
 Status = Literal["graded", "error", "timeout"]
+Absent = Literal["zero", "skip"]  #: what a roster student without a submission gets
+NO_SUBMISSION = "no submission"
+
+
+@dataclass(frozen=True)
+class RosterReport:
+    """A batch's roster, what matched, and how to treat students who submitted nothing."""
+
+    roster: Roster
+    match: Match
+    absent: Absent = "zero"
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,13 @@ class BatchSummary:
     jobs: int
     out: Path
     warnings: tuple[str, ...] = ()  #: about the sandbox that ran (e.g. the bwrap fallback)
+    #: who each submission's LMS download name (or Gradescope's metadata) says submitted it
+    identities: dict[str, Identity] = field(default_factory=dict)
+    roster: RosterReport | None = None  #: set by ``grader batch --roster``
+
+    def identity(self, name: str) -> Identity:
+        """The identity of the submission ``name`` (parsed from the name when not recorded)."""
+        return self.identities.get(name) or identity_of(name)
 
     def count(self, status: Status) -> int:
         """How many submissions ended with ``status``."""

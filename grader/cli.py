@@ -56,10 +56,19 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     batch = commands.add_parser("batch", help="grade a folder of submissions (a whole class)")
-    batch.add_argument("folder", type=Path, help="folder of .ipynb/.py files or sub-folders")
+    batch.add_argument(
+        "folder", type=Path, help="folder of .ipynb/.py files or sub-folders, or an LMS .zip"
+    )
     batch.add_argument("--out", type=Path, required=True, help="folder for the results")
     batch.add_argument("--jobs", type=int, help="submissions graded at once (default: cores)")
     batch.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    batch.add_argument("--roster", type=Path, help="class list CSV (Canvas, Gradescope, plain)")
+    batch.add_argument(
+        "--absent",
+        choices=["zero", "skip"],
+        default="zero",
+        help="roster students without a submission: 0 points, or left out (default: zero)",
+    )
 
     for sub in (grade, check, batch):
         sub.add_argument("--assignment", help="assignment name (see `grader list`)")
@@ -189,6 +198,8 @@ def _batch(args: argparse.Namespace) -> ExitCode:
             sandbox=args.sandbox,
             on_start=on_start,
             on_done=on_done,
+            roster=args.roster,
+            absent=args.absent,
         )
     for warning in summary.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -1,21 +1,30 @@
 """Gradebook exports of a batch: one CSV shaped for Canvas's grade import, one for Gradescope's.
 
-Both identify a student only by what the submission's name says (the grader has no roster):
+With a roster (``grader batch --roster``), the rows are the roster's students, in its order,
+with the IDs, SIS IDs and e-mails the roster gives: each matched student gets the score of
+their submission, a student with none gets 0 (or no row with ``--absent skip``), and a student
+matched by several submissions gets an empty score (import leaves it unchanged) until the
+instructor picks one. Submissions matching no student are never written here: they are listed
+in the summary and the report.
+
+Without a roster a student is known only by what the submission's name says (``grader.lms``):
 
 - Canvas's "Download Submissions" names files ``<student>_<user id>_<attachment id>_<file>``
   (``<student>_LATE_<user id>_...`` when late). The Canvas export parses that into ``Student``
   and ``ID``, the column Canvas matches rows on; other names leave ``ID`` empty to fill in.
-- Gradescope's "Export Submissions" has one ``submission_<id>`` folder per submission. The
-  Gradescope export keeps that id in ``Submission ID``; a name that is an e-mail address also
-  fills ``Email``, which Gradescope's score upload matches on (as it does on ``SID``).
+- Gradescope's "Export Submissions" has one ``submission_<id>`` folder per submission, and
+  its ``submission_metadata.yml`` names the submitters. The Gradescope export keeps that id in
+  ``Submission ID``, and the metadata's SID and e-mail (or a name that is an e-mail address)
+  in ``SID`` and ``Email``, which Gradescope's score upload matches on.
 
 The column layouts are documented in the README (section "Grading a whole class").
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
+
+from grader.lms import CANVAS_NAME
 
 if TYPE_CHECKING:
     from grader.batch_data import BatchSummary
@@ -24,9 +33,6 @@ CANVAS_FILE = "gradebook_canvas.csv"
 GRADESCOPE_FILE = "gradebook_gradescope.csv"
 CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 GRADESCOPE_HEADER = ("Name", "SID", "Email", "Submission ID", "Total Score", "Max Points")
-CANVAS_NAME = re.compile(r"^(?P<student>[^_]+)_(?:LATE_)?(?P<id>\d+)_\d+(?:_|$)")
-GRADESCOPE_NAME = re.compile(r"^submission_(?P<id>\d+)$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def canvas_identity(name: str) -> tuple[str, str]:
@@ -37,14 +43,45 @@ def canvas_identity(name: str) -> tuple[str, str]:
     return match["student"], match["id"]
 
 
+def _max_score(summary: BatchSummary) -> float:
+    return max((e.result.max_score for e in summary.entries), default=0.0)
+
+
+def roster_scores(summary: BatchSummary) -> list[tuple[int, str, str]]:
+    """(student index, submission name or "", score text) per roster row to write.
+
+    The score is the matched submission's, "0" for a student with none (left out with
+    ``--absent skip``), "" for a student several submissions match.
+    """
+    report = summary.roster
+    if report is None:
+        return []
+    scores = {e.name: e.result.score for e in summary.entries}
+    rows: list[tuple[int, str, str]] = []
+    for index, student in enumerate(report.roster.students):
+        submission = report.match.submission_of(student)
+        if submission is not None:
+            rows.append((index, submission, f"{scores[submission]:g}"))
+        elif report.match.conflict_of(student):
+            rows.append((index, "", ""))
+        elif report.absent == "zero":
+            rows.append((index, "", "0"))
+    return rows
+
+
 def canvas_rows(summary: BatchSummary) -> list[list[str]]:
     """Canvas's import layout: identity columns, then one column named after the assignment."""
-    max_score = max((e.result.max_score for e in summary.entries), default=0.0)
     rows = [
         [*CANVAS_IDENTITY, summary.assignment],
         # Canvas's own exports carry this row; on import it sets the points of a new column.
-        ["Points Possible", "", "", "", "", f"{max_score:g}"],
+        ["Points Possible", "", "", "", "", f"{_max_score(summary):g}"],
     ]
+    if summary.roster is not None:
+        students = summary.roster.roster.students
+        for index, _, score in roster_scores(summary):
+            s = students[index]
+            rows.append([s.name, s.id, s.sis_user_id, s.sis_login_id, s.section, score])
+        return rows
     for entry in summary.entries:
         student, user_id = canvas_identity(entry.name)
         rows.append([student, user_id, "", "", "", f"{entry.result.score:g}"])
@@ -54,15 +91,23 @@ def canvas_rows(summary: BatchSummary) -> list[list[str]]:
 def gradescope_rows(summary: BatchSummary) -> list[list[str]]:
     """Gradescope's score-upload layout: who (Name/SID/Email), then the total and maximum."""
     rows = [list(GRADESCOPE_HEADER)]
+    max_score = f"{_max_score(summary):g}"
+    if summary.roster is not None:
+        students = summary.roster.roster.students
+        for index, submission, score in roster_scores(summary):
+            s = students[index]
+            sub_id = summary.identity(submission).submission_id if submission else ""
+            rows.append([s.name, s.id or s.sis_user_id, s.email, sub_id, score, max_score])
+        return rows
     for entry in summary.entries:
-        match = GRADESCOPE_NAME.match(entry.name)
-        email = entry.name if EMAIL.match(entry.name) else ""
+        identity = summary.identity(entry.name)
+        from_metadata = identity.source == "gradescope"
         rows.append(
             [
-                entry.name,
-                "",
-                email,
-                match["id"] if match else "",
+                identity.names[0] if from_metadata and identity.names else entry.name,
+                identity.ids[0] if from_metadata and identity.ids else "",
+                identity.emails[0] if identity.emails else "",
+                identity.submission_id if from_metadata else "",
                 f"{entry.result.score:g}",
                 f"{entry.result.max_score:g}",
             ]

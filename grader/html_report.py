@@ -231,6 +231,47 @@ def _all_rows(summary: BatchSummary) -> str:
     )
 
 
+def _roster(summary: BatchSummary) -> str:
+    """Unmatched and ambiguous submissions, and the students with none (--roster only)."""
+    report = summary.roster
+    if report is None:
+        return ""
+    match = report.match
+    rows = [
+        *(
+            (name, "unmatched", "no roster row has this name, id or e-mail")
+            for name in match.unmatched
+        ),
+        *((name, "ambiguous", why) for name, why in match.ambiguous),
+        *(
+            (
+                student.name,
+                "no submission",
+                "left out of the gradebooks"
+                if report.absent == "skip"
+                else "0 points in the gradebooks",
+            )
+            for student in match.absent
+        ),
+    ]
+    counts = (
+        f"{len(match.matched)} of {len(report.roster.students)} students matched; "
+        f"{len(match.unmatched)} unmatched and {len(match.ambiguous)} ambiguous submissions; "
+        f"{len(match.absent)} students without a submission."
+    )
+    if not rows:
+        return f'<p class="empty">{escape(counts)} Nothing to resolve.</p>'
+    body = "".join(
+        f'<tr class="roster-row"><td>{escape(who)}</td><td>{escape(what)}</td>'
+        f'<td class="reason">{escape(why)}</td></tr>'
+        for who, what, why in rows
+    )
+    return (
+        f'<p>{escape(counts)}</p><table id="roster"><thead><tr><th>submission or student</th>'
+        f"<th>problem</th><th>detail</th></tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
 def _tiles(summary: BatchSummary, scores: Sequence[float], max_score: float) -> str:
     n = len(scores)
     full = sum(1 for s in scores if max_score > 0 and s >= max_score)
@@ -283,6 +324,15 @@ def render_report(summary: BatchSummary) -> str:
             _problems(summary),
         ),
     ]
+    if summary.roster is not None:
+        sections.append(
+            (
+                "Roster",
+                f"Matching against {summary.roster.roster.path.name}: submissions no student "
+                "matched (or several did) are in no gradebook until resolved by hand.",
+                _roster(summary),
+            )
+        )
     body = "".join(
         f'<section><h2>{escape(h)}</h2><p class="hint">{escape(hint)}</p>{content}</section>'
         for h, hint, content in sections
