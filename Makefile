@@ -14,10 +14,10 @@ BENCHOPTS ?=
 SUMMARIZE = import json,sys; d=json.load(open(sys.argv[1])); lines=d['output'].splitlines(); \
 	why=', '.join(d['extra_data']['misconceptions']) or ('-' if d['score']==d['max_score'] or len(lines)<2 else lines[1][:70]); \
 	print('%-22s %5g / %g   %s' % (sys.argv[2], d['score'], d['max_score'], why))
-.PHONY: help install grade test lint format typecheck check bench clean
+.PHONY: help install grade test test-clean-system lint format typecheck check bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ grade: $(VENV)/.installed ## grade the example submissions into out/
 
 test: $(VENV)/.installed ## run the test suite
 	$(BIN)/python -m pytest $(PYTESTOPTS)
+
+test-clean-system: $(VENV)/.installed ## the Gradescope package on a fresh Debian (slow, root)
+	$(BIN)/python -m pytest -m clean_system tests/system $(PYTESTOPTS)
 
 lint: $(VENV)/.installed ## ruff check + format check (read-only)
 	$(BIN)/ruff check grader tests assignments reference
