@@ -8,17 +8,26 @@ assignment, unavailable sandbox) or a broken assignment folder.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Protocol
 
-from grader.assignments import Assignment, load_assignment, mismatch_note, resolve_assignment
+from grader.assignments import (
+    Assignment,
+    GradedFunction,
+    load_assignment,
+    mismatch_note,
+    resolve_assignment,
+)
 from grader.counterexample import Counterexample, Prober, argument_names, find_counterexamples
 from grader.diagnosis import CallRecord, Misconception, diagnose, load_catalogue
 from grader.errors import AmbiguousAssignmentError, SandboxUnavailableError
+from grader.inheritance import find_inherited
 from grader.results import GradingResult, TestResult
 from grader.sandbox import BackendChoice, Limits, LoadReport, Sandbox, SandboxInfo, StudentProcess
 from grader.sandbox import resolve_backend as _resolve_backend
@@ -35,16 +44,39 @@ from grader.scoring import (
 from grader.submission import Submission, read_submission
 from grader.suite import SuiteName, SuiteRunner, TestCase, collect_tests, import_file
 
-SandboxFactory = Callable[[Sequence[tuple[int, str]], Sequence[str], str, Limits], Sandbox]
+
+class SandboxFactory(Protocol):
+    """Starts the sandbox of one submission (``provided``: the course files of its run).
+
+    ``provided`` is passed only when the assignment has provided files, so a factory for
+    assignments without any may leave it out.
+    """
+
+    def __call__(
+        self,
+        cells: Sequence[tuple[int, str]],
+        functions: Sequence[str],
+        backend: str,
+        limits: Limits,
+        /,
+        *,
+        provided: Mapping[str, Path] | None = ...,
+    ) -> Sandbox: ...
 
 
 def start_student_process(
-    cells: Sequence[tuple[int, str]], functions: Sequence[str], backend: str, limits: Limits
+    cells: Sequence[tuple[int, str]],
+    functions: Sequence[str],
+    backend: str,
+    limits: Limits,
+    /,
+    *,
+    provided: Mapping[str, Path] | None = None,
 ) -> Sandbox:
     """The real sandbox: a zygote's fork under bwrap (its own zygote), or the fallback's child."""
     if backend == "bwrap":
-        return ZygoteStudentProcess(cells, functions, limits=limits)
-    return StudentProcess(cells, functions, backend="none", limits=limits)
+        return ZygoteStudentProcess(cells, functions, limits=limits, provided=provided)
+    return StudentProcess(cells, functions, backend="none", limits=limits, provided=provided)
 
 
 class ZygoteSandboxes:
@@ -63,12 +95,17 @@ class ZygoteSandboxes:
         functions: Sequence[str],
         backend: str,
         limits: Limits,
+        /,
+        *,
+        provided: Mapping[str, Path] | None = None,
     ) -> Sandbox:
         if backend != "bwrap":
-            return start_student_process(cells, functions, backend, limits)
+            return start_student_process(cells, functions, backend, limits, provided=provided)
         if self.processes and self.processes[-1].zygote is not None:
             self.zygote = self.processes[-1].zygote  # it may have replaced one that broke
-        process = ZygoteStudentProcess(cells, functions, limits=limits, zygote=self.zygote)
+        process = ZygoteStudentProcess(
+            cells, functions, limits=limits, zygote=self.zygote, provided=provided
+        )
         self.processes.append(process)
         return process
 
@@ -82,8 +119,28 @@ class ZygoteSandboxes:
 
 
 @dataclass(frozen=True)
+class PreparedFunction:
+    """One graded function ready to grade: its tests, catalogue and reference module."""
+
+    function: str
+    reference: ModuleType
+    visible: tuple[TestCase, ...]
+    hidden: tuple[TestCase, ...]
+    catalogue: tuple[Misconception, ...]
+    requires: tuple[str, ...] = ()
+
+    def tests(self, suite: SuiteName) -> tuple[TestCase, ...]:
+        """The collected tests of one suite."""
+        return self.visible if suite == "visible" else self.hidden
+
+
+@dataclass(frozen=True)
 class PreparedAssignment:
-    """An assignment with its tests collected and its reference imported, ready to grade many."""
+    """An assignment with its tests collected and its reference imported, ready to grade many.
+
+    ``visible``, ``hidden`` and ``catalogue`` cover every graded function, in the spec's
+    order; ``parts`` holds them per function (empty: one function, these fields).
+    """
 
     assignment: Assignment
     reference: ModuleType
@@ -92,10 +149,50 @@ class PreparedAssignment:
     catalogue: tuple[Misconception, ...]
     #: lines of the hidden tests and the reference, kept out of feedback (read once, not per run)
     protected: tuple[str, ...] = ()
+    parts: tuple[PreparedFunction, ...] = ()
 
     def tests(self, suite: SuiteName) -> tuple[TestCase, ...]:
         """The collected tests of one suite."""
         return self.visible if suite == "visible" else self.hidden
+
+    def functions(self) -> tuple[PreparedFunction, ...]:
+        """The graded functions, each with its own tests and catalogue."""
+        if self.parts:
+            return self.parts
+        return (
+            PreparedFunction(
+                self.assignment.function,
+                self.reference,
+                self.visible,
+                self.hidden,
+                self.catalogue,
+                self.assignment.functions[1:],
+            ),
+        )
+
+
+def _prepare_function(
+    assignment: Assignment, graded: GradedFunction, reference: ModuleType
+) -> PreparedFunction:
+    grades = graded.function if assignment.several else ""
+    visible = collect_tests(graded.visible_tests, "visible", "visible", grades=grades)
+    hidden = collect_tests(
+        graded.hidden_tests, "hidden", assignment.hidden_visibility, grades=grades
+    )
+    if graded.points is not None:
+        # The spec's points for the function: its hidden tests scaled to that total, the
+        # visible ones by the same factor.
+        scale = graded.points / sum(c.points for c in hidden)
+        visible = [dataclasses.replace(c, points=round(c.points * scale, 6)) for c in visible]
+        hidden = [dataclasses.replace(c, points=round(c.points * scale, 6)) for c in hidden]
+    return PreparedFunction(
+        graded.function,
+        reference,
+        tuple(visible),
+        tuple(hidden),
+        load_catalogue(graded.misconceptions),
+        graded.requires,
+    )
 
 
 def prepare_assignment(
@@ -103,16 +200,26 @@ def prepare_assignment(
 ) -> PreparedAssignment:
     """Read the spec, import the reference, collect both suites and the misconception catalogue."""
     assignment = load_assignment(name, course_dir)
-    reference = import_file(assignment.reference, f"grader_reference_{assignment.name}")
+    modules: dict[Path, ModuleType] = {}
+    for graded in assignment.graded:
+        if graded.reference not in modules:
+            suffix = f"_{len(modules)}" if modules else ""
+            modules[graded.reference] = import_file(
+                graded.reference, f"grader_reference_{assignment.name}{suffix}"
+            )
+    parts = tuple(_prepare_function(assignment, g, modules[g.reference]) for g in assignment.graded)
+    catalogue: dict[str, Misconception] = {}
+    for part in parts:
+        for m in part.catalogue:
+            catalogue.setdefault(m.id, m)
     return PreparedAssignment(
         assignment=assignment,
-        reference=reference,
-        visible=tuple(collect_tests(assignment.visible_tests, "visible", "visible")),
-        hidden=tuple(
-            collect_tests(assignment.hidden_tests, "hidden", assignment.hidden_visibility)
-        ),
-        catalogue=load_catalogue(assignment.misconceptions),
-        protected=protected_lines([assignment.hidden_tests, assignment.reference]),
+        reference=parts[0].reference,
+        visible=tuple(c for p in parts for c in p.visible),
+        hidden=tuple(c for p in parts for c in p.hidden),
+        catalogue=tuple(catalogue.values()),
+        protected=protected_lines([*(g.hidden_tests for g in assignment.graded), *modules]),
+        parts=parts if assignment.several else (),
     )
 
 
@@ -144,11 +251,16 @@ def grade_submission(
     found: list[Misconception] = []
     examples: dict[str, Counterexample] = {}
     output_excerpt = ""
+    inherited: dict[str, str] = {}  #: graded function -> the helper its failures come from
     if problem:
         results = fail_all(cases, problem)
     else:
         cells = [(cell.index, cell.source) for cell in submission.cells]
-        process = start_sandbox(cells, assignment.functions, sandbox.backend, assignment.limits)
+        files = assignment.provided.files()
+        options = {"provided": files} if files else {}
+        process = start_sandbox(
+            cells, assignment.functions, sandbox.backend, assignment.limits, **options
+        )
         # Under bwrap the hidden tests and reference cannot be read at all; elsewhere a
         # submission could quote them in its exception messages, so those are redacted.
         protected = prepared.protected
@@ -160,16 +272,8 @@ def grade_submission(
             if problem:
                 results = fail_all(cases, problem)
             else:
-                runner = SuiteRunner(process, prepared.reference, assignment.functions)
-                outcomes = [runner.run(case) for case in cases]
-                # Only failed tests carry a diagnosis: most of a class passes everything.
-                failed = any(not o.passed for o in outcomes)
-                diagnosis = diagnose(runner.records, prepared.catalogue) if failed else {}
-                ids = {i for o in outcomes if not o.passed for i in diagnosis.get(o.case.name, ())}
-                found = [m for m in prepared.catalogue if m.id in ids]
-                # Before the finally below closes the process: probing calls it again.
-                examples = _counterexamples(prepared, process, runner.records, found)
-                results = score_tests(outcomes, diagnosis, prepared.catalogue, examples)
+                graded = _grade_functions(prepared, process, report, suite)
+                results, found, examples, inherited = graded
         finally:
             process.close()
         # Under the fallback a submission can read (and print) the hidden tests and reference.
@@ -200,6 +304,8 @@ def grade_submission(
             notes=_notes(submission, assignment),
             found=found,
             examples=examples,
+            inherited=inherited,
+            not_provided=assignment.provided.not_provided,
         ),
         execution_time=time.monotonic() - started,
         misconceptions=tuple(m.id for m in found),
@@ -210,13 +316,87 @@ def grade_submission(
     )
 
 
+GradedParts = tuple[
+    tuple[TestResult, ...], list[Misconception], dict[str, Counterexample], dict[str, str]
+]
+
+
+def _grade_functions(
+    prepared: PreparedAssignment, process: Sandbox, report: LoadReport, suite: SuiteName
+) -> GradedParts:
+    """Run each graded function's tests, diagnose its failures, and score them.
+
+    A function whose failures come from another graded function it calls (see
+    ``grader.inheritance``) is not diagnosed for them: its tests say which helper to fix.
+    """
+    assignment = prepared.assignment
+    results: list[TestResult] = []
+    found: dict[str, Misconception] = {}
+    examples: dict[str, Counterexample] = {}
+    inherited_from: dict[str, str] = {}
+    for part in prepared.functions():
+        cases = part.tests(suite)
+        # Never offered as a rename: the other graded functions and the course's own.
+        others = [p.function for p in prepared.functions() if p is not part]
+        others += assignment.provided.defined_names()
+        missing = (
+            _missing_problem(part, report, others, assignment.provided.not_provided)
+            if assignment.several
+            else None
+        )
+        if missing:
+            results.extend(fail_all(cases, missing))
+            continue
+        runner = SuiteRunner(process, part.reference, assignment.functions)
+        outcomes = [runner.run(case) for case in cases]
+        failed = {o.case.name for o in outcomes if not o.passed}
+        inherited: dict[str, str] = {}
+        if failed and assignment.several:
+            reference = getattr(part.reference, part.function, None)
+            if callable(reference):
+                inherited = find_inherited(
+                    runner.records,
+                    failed,
+                    part.function,
+                    reference,
+                    [p.function for p in prepared.functions()],
+                    process.call,
+                )
+        if inherited:
+            inherited_from[part.function] = next(iter(inherited.values()))
+        # Only failed tests carry a diagnosis: most of a class passes everything. Inherited
+        # failures are not the function's own mistakes.
+        own = [r for r in runner.records if r.test not in inherited]
+        diagnosis = diagnose(own, part.catalogue) if failed - set(inherited) else {}
+        ids = {i for o in outcomes if not o.passed for i in diagnosis.get(o.case.name, ())}
+        part_found = [m for m in part.catalogue if m.id in ids]
+        # Before the caller closes the process: probing calls it again.
+        part_examples = _counterexamples(part, process, own, part_found)
+        results.extend(score_tests(outcomes, diagnosis, part.catalogue, part_examples, inherited))
+        for m in part_found:
+            found.setdefault(m.id, m)
+        examples.update(part_examples)
+    return tuple(results), list(found.values()), examples, inherited_from
+
+
+def _missing_problem(
+    part: PreparedFunction, report: LoadReport, others: Sequence[str], not_provided: Sequence[str]
+) -> str | None:
+    """Why one graded function cannot be called (it, or a name it requires, is missing)."""
+    for function in (part.function, *part.requires):
+        message = missing_function_message(function, report, others, not_provided)
+        if message:
+            return message
+    return None
+
+
 def _notes(submission: Submission, assignment: Assignment) -> tuple[str, ...]:
     mismatch = mismatch_note(submission.assignment, assignment.name)
     return (mismatch, *submission.notes) if mismatch else submission.notes
 
 
 def _counterexamples(
-    prepared: PreparedAssignment,
+    part: PreparedFunction,
     process: Sandbox,
     records: Sequence[CallRecord],
     found: Sequence[Misconception],
@@ -226,25 +406,33 @@ def _counterexamples(
         return {}
     references = {
         name: fn
-        for name in prepared.assignment.functions
-        if callable(fn := getattr(prepared.reference, name, None))
+        for name in (part.function, *part.requires)
+        if callable(fn := getattr(part.reference, name, None))
     }
     return find_counterexamples(
         records,
         [m.id for m in found],
-        prepared.catalogue,
+        part.catalogue,
         Prober(process.call),
         references,
         {name: argument_names(fn) for name, fn in references.items()},
-        prepared.assignment.function,
+        part.function,
     )
 
 
 def _load_problem(assignment: Assignment, report: LoadReport) -> str | None:
+    """A problem that stops every test: the run failed, or (one function) it is missing.
+
+    With several graded functions, a missing one fails only its own tests.
+    """
     if report.failure:
         return f"Your notebook could not be run to the end: {report.failure}."
+    if assignment.several:
+        return None
     for function in assignment.functions:
-        message = missing_function_message(function, report)
+        message = missing_function_message(
+            function, report, not_provided=assignment.provided.not_provided
+        )
         if message:
             return message
     return None

@@ -12,6 +12,7 @@ folder the submission runs in. The single-function spec is the case of one grade
 
 from __future__ import annotations
 
+import ast
 import os
 import tomllib
 from collections.abc import Iterable
@@ -74,6 +75,23 @@ class Provided:
         for alias, module in self.aliases.items():
             entries[f"{alias}.py"] = self.folder / f"{module}.py"
         return entries
+
+    def defined_names(self) -> frozenset[str]:
+        """Top-level functions and classes of the provided modules (read, never imported)."""
+        names: set[str] = set()
+        for path in self.files().values():
+            if path.suffix != ".py" or not path.is_file():
+                continue
+            try:
+                tree = ast.parse(path.read_text(errors="replace"))
+            except (SyntaxError, ValueError, OSError):
+                continue
+            names.update(
+                node.name
+                for node in tree.body
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            )
+        return frozenset(names)
 
     def modules(self) -> tuple[str, ...]:
         """Module names a submission can import from the provided files."""

@@ -80,6 +80,8 @@ def format_value(value: Any) -> str:
     if isinstance(value, tuple) and value:  # several outputs, or a cache: each on one line
         items = ", ".join(format_value(v) for v in value)
         return f"({items},)" if len(value) == 1 else f"({items})"
+    if isinstance(value, dict) and value:  # grads, parameters
+        return "{" + ", ".join(f"{k!r}: {format_value(v)}" for k, v in value.items()) + "}"
     return repr(value)
 
 
@@ -115,7 +117,7 @@ def require_array(got: Any, name: str = "the result") -> np.ndarray:
 
 def assert_close(
     got: Any,
-    expected: np.ndarray,
+    expected: np.ndarray | Mapping[str, np.ndarray],
     *,
     name: str = "the result",
     inputs: Mapping[str, np.ndarray] | None = None,
@@ -126,7 +128,13 @@ def assert_close(
     ``inputs`` are quoted (elementwise) in visible feedback; ``regions`` (label -> boolean
     mask, e.g. ``{"Z < 0": Z < 0}``) let hidden feedback say *where* values are wrong without
     showing them. A dtype different from ``expected`` is a note, not a failure.
+
+    A dict ``expected`` (``grads``) is compared key by key: ``got`` must be a dict with the
+    same keys, and every wrong key is named (``grads["dW"] is wrong at 3 of 6 elements``).
     """
+    if isinstance(expected, Mapping):
+        _assert_close_dict(got, expected, name=name, inputs=inputs, regions=regions)
+        return
     seen = _expectations.get()
     if seen is not None:
         seen.append((got, np.array(expected, copy=True)))
@@ -189,8 +197,86 @@ def assert_close(
     raise MismatchError("values", summary + ".", detail, extra={"wrong": count, "total": total})
 
 
-def assert_unchanged(after: np.ndarray, before: np.ndarray, *, name: str, advice: str) -> None:
-    """Fail when an argument was modified in place by the call."""
+def _assert_close_dict(
+    got: Any,
+    expected: Mapping[str, np.ndarray],
+    *,
+    name: str,
+    inputs: Mapping[str, np.ndarray] | None,
+    regions: Mapping[str, np.ndarray] | None,
+) -> None:
+    keys = list(expected)
+    if not isinstance(got, Mapping):
+        kind = "None (did you forget `return`?)" if got is None else type(got).__name__
+        kind = str(getattr(got, "type_name", kind))
+        raise MismatchError(
+            "type", f"{name} should be a dict with keys {', '.join(keys)}, but it is {kind}."
+        )
+    missing = [k for k in keys if k not in got]
+    if missing:
+        listed = ", ".join(repr(k) for k in missing)
+        raise MismatchError(
+            "type",
+            f"{name} has no key {listed} (it has {', '.join(repr(k) for k in got) or 'none'}).",
+        )
+    failures: list[MismatchError] = []
+    for key in keys:
+        try:
+            assert_close(
+                got[key], expected[key], name=f"{name}[{key!r}]", inputs=inputs, regions=regions
+            )
+        except MismatchError as exc:
+            failures.append(exc)
+    if not failures:
+        return
+    if len(failures) == 1:
+        raise failures[0]
+    kinds = {f.kind for f in failures}
+    raise MismatchError(
+        kinds.pop() if len(kinds) == 1 else "values",
+        " ".join(f.summary for f in failures),
+        "\n".join(f.detail for f in failures if f.detail),
+    )
+
+
+def _changed(after: Any, before: Any, where: str) -> list[tuple[str, int]]:
+    """(place, elements changed) for each array inside ``before`` that ``after`` changed."""
+    if isinstance(before, np.ndarray):
+        if not isinstance(after, np.ndarray) or after.shape != before.shape:
+            return [(where, before.size)]
+        if np.array_equal(after, before, equal_nan=True):
+            return []
+        return [(where, int((~np.isclose(after, before, equal_nan=True)).sum()))]
+    if isinstance(before, (tuple, list)) and isinstance(after, (tuple, list)):
+        return [
+            change
+            for i, (a, b) in enumerate(zip(after, before, strict=False))
+            for change in _changed(a, b, f"{where}[{i}]")
+        ]
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        return [
+            change
+            for key, b in before.items()
+            for change in _changed(after.get(key), b, f"{where}[{key!r}]")
+        ]
+    return []
+
+
+def assert_unchanged(after: Any, before: Any, *, name: str, advice: str) -> None:
+    """Fail when an argument was modified in place by the call.
+
+    ``before``/``after`` may be arrays or nested tuples, lists and dicts of arrays (a cache
+    ``((A_prev, W, b), Z)``, ``parameters``): the failure names each array that changed.
+    """
+    if not isinstance(before, np.ndarray):
+        changes = _changed(after, before, name)
+        if changes:
+            where = ", ".join(f"{place} ({count} element(s))" for place, count in changes[:4])
+            verb = "was" if len(changes) == 1 else "were"
+            raise MismatchError(
+                "mutation", f"{where} {verb} modified in place by the call. {advice}"
+            )
+        return
     if after.shape == before.shape and np.array_equal(after, before, equal_nan=True):
         return
     changed = (

@@ -26,7 +26,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
@@ -381,15 +381,23 @@ def _grade_one(
     leased: list[ZygoteStudentProcess] = []  # holds this worker's zygote while it grades
 
     def start(
-        cells: Sequence[tuple[int, str]], functions: Sequence[str], backend: str, limits: Limits
+        cells: Sequence[tuple[int, str]],
+        functions: Sequence[str],
+        backend: str,
+        limits: Limits,
+        /,
+        *,
+        provided: Mapping[str, Path] | None = None,
     ) -> _WatchedSandbox:
         inner: Sandbox
         if children.pool is not None and backend == "bwrap":
             zygote = children.pool.take()
-            inner = ZygoteStudentProcess(cells, functions, limits=limits, zygote=zygote)
+            inner = ZygoteStudentProcess(
+                cells, functions, limits=limits, zygote=zygote, provided=provided
+            )
             leased.append(inner)
         else:
-            inner = api.start_student_process(cells, functions, backend, limits)
+            inner = api.start_student_process(cells, functions, backend, limits, provided=provided)
         if not isinstance(inner, StudentProcess):  # Ctrl-C needs the real process to kill it
             raise TypeError(f"expected a StudentProcess, got {type(inner).__name__}")
         with children.lock:

@@ -55,7 +55,7 @@ class Counterexample:
     expected: Any  #: the correct answer
     got: Any  #: what the student's function returned
     args_after: tuple[Any, ...]  #: the arguments after the call (for mutations)
-    argument: int | tuple[int, ...] = 0
+    argument: int | tuple[int | str, ...] = 0
 
     def _name(self, i: int) -> str:
         return self.names[i] if i < len(self.names) else f"argument {i + 1}"
@@ -68,7 +68,8 @@ class Counterexample:
         """Expected vs got, in the terms of this kind of mistake."""
         if self.kind == "mutation":
             path = (self.argument,) if isinstance(self.argument, int) else self.argument
-            name = self._name(path[0]) + "".join(f"[{i}]" for i in path[1:])
+            first = path[0] if isinstance(path[0], int) else 0
+            name = self._name(first) + "".join(f"[{i!r}]" for i in path[1:])
             return [
                 f"{name} before the call {format_value(value_at(self.args, path))}",
                 f"{name} after the call  {format_value(value_at(self.args_after, path))}",
@@ -80,7 +81,7 @@ class Counterexample:
             ]
         if self.kind == "type":
             return [
-                f"expected {format_value(self.expected)} (numpy.ndarray)",
+                f"expected {format_value(self.expected)} ({_expected_type(self.expected)})",
                 f"got      {format_value(self.got)} ({_type_name(self.got)})",
             ]
         return [f"expected {format_value(self.expected)}", f"got      {format_value(self.got)}"]
@@ -105,6 +106,10 @@ def _shapes(value: Any) -> str:
 
 def _type_name(value: Any) -> str:
     return str(getattr(value, "type_name", None) or type(value).__name__)
+
+
+def _expected_type(value: Any) -> str:
+    return "dict" if isinstance(value, dict) else "numpy.ndarray"
 
 
 def argument_names(function: Callable[..., Any]) -> tuple[str, ...]:

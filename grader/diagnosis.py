@@ -54,8 +54,9 @@ class Misconception:
     #: For "shape" (optional): what the mistake returns; only its shape is used, so the entry
     #: names that shape alone (db of shape (n,) is keepdims, (1, m) the wrong axis).
     predict: Predictor | None = None
-    #: for "mutation": which positional argument, or a path into nested tuples, e.g. (1, 0)
-    argument: int | tuple[int, ...] = 0
+    #: for "mutation": which positional argument, or a path into nested tuples and dicts,
+    #: e.g. (1, 0) or (0, "W1")
+    argument: int | tuple[int | str, ...] = 0
     #: for "shape"/"type" of a function with several outputs: which one (None: any)
     output: int | None = None
 
@@ -105,6 +106,8 @@ def correct_outputs(correct: Any) -> tuple[np.ndarray | None, ...] | None:
     """
     if isinstance(correct, np.ndarray):
         return (correct,)
+    if isinstance(correct, dict):  # e.g. grads: one output per key, in the reference's order
+        correct = tuple(correct.values())
     if (
         isinstance(correct, (tuple, list))
         and any(isinstance(c, np.ndarray) for c in correct)
@@ -118,6 +121,10 @@ def _got_outputs(value: Any, correct: Any) -> tuple[Any, ...] | None:
     """The student's outputs lined up with the correct ones; None when the structure differs."""
     if isinstance(correct, np.ndarray):
         return (value,)
+    if isinstance(correct, dict):
+        if isinstance(value, dict) and set(value) == set(correct):
+            return tuple(value[k] for k in correct)
+        return None
     if isinstance(value, (tuple, list)) and len(value) == len(correct):
         return tuple(value)
     return None
@@ -155,6 +162,8 @@ def copy_value(value: Any) -> Any:
         return np.array(value, copy=True)
     if isinstance(value, (tuple, list)):
         return type(value)(copy_value(v) for v in value)
+    if isinstance(value, dict):
+        return {k: copy_value(v) for k, v in value.items()}
     return value
 
 
@@ -171,16 +180,35 @@ def _same(before: Any, after: Any) -> bool:
             and len(before) == len(after)
             and all(_same(b, a) for b, a in zip(before, after, strict=True))
         )
+    if isinstance(before, dict):
+        return (
+            isinstance(after, dict)
+            and set(before) == set(after)
+            and all(_same(b, after[k]) for k, b in before.items())
+        )
     return True  # scalars are passed by value: the caller cannot see a change
 
 
-def value_at(value: Any, path: tuple[int, ...]) -> Any:
-    """``value[path[0]][path[1]]...``, or None where the path does not exist."""
+def value_at(value: Any, path: tuple[int | str, ...]) -> Any:
+    """``value[path[0]][path[1]]...``, or None where the path does not exist.
+
+    An int indexes a tuple or list, a str a dict (``parameters["W1"]``).
+    """
     for index in path:
-        if not isinstance(value, (tuple, list)) or index >= len(value):
+        if isinstance(value, dict) and isinstance(index, str):
+            value = value.get(index)
+        elif isinstance(value, (tuple, list)) and isinstance(index, int) and index < len(value):
+            value = value[index]
+        else:
             return None
-        value = value[index]
     return value
+
+
+def _lined_up(raw: Any, correct: Any) -> Any:
+    """A predictor's dict answer as a tuple in the correct answer's key order."""
+    if isinstance(correct, dict) and isinstance(raw, dict):
+        return tuple(raw.get(k) for k in correct)
+    return raw
 
 
 # --- structural mistakes ---------------------------------------------------------------------
@@ -222,7 +250,7 @@ def _predicted_shape(m: Misconception, record: CallRecord, output: int) -> tuple
             raw = m.predict(copy_value(record.args), copy_value(record.correct), None)
     except Exception:
         return None  # a predictor that does not fit these inputs
-    items = (raw,) if isinstance(record.correct, np.ndarray) else raw
+    items = (raw,) if isinstance(record.correct, np.ndarray) else _lined_up(raw, record.correct)
     if not isinstance(items, (tuple, list)) or output >= len(items):
         return None
     item = items[output]
@@ -244,6 +272,9 @@ def _predictions(
     single = isinstance(record.correct, np.ndarray)
     correct_arg: Any = copy_value(corrects[0]) if single else tuple(copy_value(c) for c in corrects)
     got_arg: Any = copy_value(gots[0]) if single else tuple(copy_value(g) for g in gots)
+    if isinstance(record.correct, dict):  # predictors of a dict see and return dicts
+        correct_arg = dict(zip(record.correct, correct_arg, strict=True))
+        got_arg = dict(zip(record.correct, got_arg, strict=True))
     try:
         with np.errstate(all="ignore"):
             raw = m.predict(copy_value(record.args), correct_arg, got_arg)
@@ -251,7 +282,7 @@ def _predictions(
         return None  # a predictor that does not fit these inputs
     if raw is None:
         return None
-    items: tuple[Any, ...] = (raw,) if single else tuple(raw)
+    items: tuple[Any, ...] = (raw,) if single else tuple(_lined_up(raw, record.correct))
     if len(items) != len(corrects):
         return None
     out: list[np.ndarray | None] = []

@@ -25,6 +25,7 @@ class TestResult:
     visibility: Visibility = "visible"
     misconceptions: tuple[str, ...] = ()  #: diagnosis ids that explain this failure
     suite: str = "hidden"  #: "visible" or "hidden": which test file it came from
+    function: str = ""  #: the graded function it tests (assignments with several), else ""
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,15 @@ class GradingResult:
         """Sum of the tests' maximum scores."""
         return round(sum(t.max_score for t in self.tests), 6)
 
+    def subtotals(self) -> dict[str, tuple[float, float]]:
+        """Graded function -> (score, max_score), in test order; empty for one function."""
+        totals: dict[str, tuple[float, float]] = {}
+        for t in self.tests:
+            if t.function:
+                score, max_score = totals.get(t.function, (0.0, 0.0))
+                totals[t.function] = (score + t.score, max_score + t.max_score)
+        return {f: (round(a, 6), round(b, 6)) for f, (a, b) in totals.items()}
+
     @property
     def all_passed(self) -> bool:
         """True when there is at least one test and every test passed."""
@@ -73,7 +83,11 @@ class GradingResult:
                     "output": t.output,
                     "tags": list(t.tags),
                     "visibility": t.visibility,
-                    "extra_data": {"misconceptions": list(t.misconceptions), "suite": t.suite},
+                    "extra_data": {
+                        "misconceptions": list(t.misconceptions),
+                        "suite": t.suite,
+                        **({"function": t.function} if t.function else {}),
+                    },
                 }
                 for t in self.tests
             ],
@@ -102,6 +116,7 @@ class GradingResult:
                 visibility=cast(Visibility, t.get("visibility", "visible")),
                 misconceptions=tuple(t.get("extra_data", {}).get("misconceptions", ())),
                 suite=t.get("extra_data", {}).get("suite", "hidden"),
+                function=t.get("extra_data", {}).get("function", ""),
             )
             for t in document.get("tests", [])
         )

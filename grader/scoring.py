@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 
 from grader.counterexample import Counterexample
 from grader.diagnosis import Misconception
 from grader.results import TestResult
 from grader.sandbox.outcomes import CellError, CellRun, LoadReport
 from grader.suite import TestCase, TestOutcome
+
+INHERITED = (
+    "This comes from your {helper}: fix that first. ({function} returned what a correct "
+    "{function} returns when it calls your {helper}, and your {helper} gave a wrong answer "
+    "on the way.)"
+)
 
 
 def misconception_text(m: Misconception) -> str:
@@ -22,15 +29,18 @@ def score_tests(
     diagnosis: Mapping[str, tuple[str, ...]],
     catalogue: Sequence[Misconception],
     examples: Mapping[str, Counterexample] | None = None,
+    inherited: Mapping[str, str] | None = None,
 ) -> tuple[TestResult, ...]:
     """Full points for a passed test, none for a failed one; failures carry their diagnosis.
 
     A visible test's feedback also shows each mistake's smallest counterexample; a hidden
     test's names the mistake only (its own inputs are never quoted, and the counterexample
-    is in the overall message).
+    is in the overall message). A test in ``inherited`` (test name -> helper) failed because
+    of another graded function: it names that helper instead of a mistake.
     """
     by_id = {m.id: m for m in catalogue}
     examples = examples or {}
+    inherited = inherited or {}
     results = []
     for outcome in outcomes:
         case = outcome.case
@@ -38,6 +48,11 @@ def score_tests(
         parts = [f"Checks: {case.description}"]
         if outcome.passed:
             parts.append("Passed.")
+        elif case.name in inherited:
+            ids = ()
+            parts.append(outcome.message)
+            helper = inherited[case.name]
+            parts.append(INHERITED.format(helper=helper, function=case.grades or "it"))
         else:
             parts.append(outcome.message)
             for i in ids:
@@ -57,6 +72,7 @@ def score_tests(
                 visibility=case.visibility,
                 misconceptions=ids,
                 suite=case.suite,
+                function=case.grades,
             )
         )
     return tuple(results)
@@ -74,34 +90,73 @@ def fail_all(cases: Sequence[TestCase], message: str) -> tuple[TestResult, ...]:
             tags=case.tags,
             visibility=case.visibility,
             suite=case.suite,
+            function=case.grades,
         )
         for case in cases
     )
 
 
-def describe_cell_error(cell: CellRun | CellError) -> str:
+# A module that looks like one of a course's own files (testCases_v4a, dnn_utils_v2,
+# public_tests, lr_utils) rather than a package from PyPI (h5py, torch, scipy).
+COURSE_FILE_NAME = re.compile(r"[A-Z]|(^|_)(utils?|tests?|testcases?|helpers?)(_|\d|$)")
+PACKAGES_WITH_CAPITALS = frozenset({"PIL", "IPython", "Crypto", "OpenGL", "Bio"})
+
+
+def missing_module_note(
+    evalue: str, not_provided: Collection[str] = (), needed: bool = True
+) -> str:
+    """Why an import failed: a course file the assignment does not provide, or a package
+    that is not installed where grading runs. ``needed=False`` once every test passed."""
+    match = re.match(r"No module named '([^']+)'", evalue)
+    name = match.group(1).split(".")[0] if match else ""
+    tail = (
+        "this costs no points unless your function needs it"
+        if needed
+        else "it is not needed for the graded functions"
+    )
+    if not name:
+        return f" (a module is not available where your notebook is graded; {tail})"
+    if name in not_provided or (
+        name not in PACKAGES_WITH_CAPITALS and COURSE_FILE_NAME.search(name)
+    ):
+        return f" ({name} is a course file this assignment does not provide; {tail})"
+    return f" ({name} is not installed where your notebook is graded; {tail})"
+
+
+def describe_cell_error(
+    cell: CellRun | CellError, not_provided: Collection[str] = (), needed: bool = True
+) -> str:
     """'cell 7: SyntaxError at line 3: invalid syntax'."""
     index = cell.index if isinstance(cell, CellRun) else cell.cell
     where = f" at line {cell.line}" if cell.line else ""
     text = f"cell {index}: {cell.ename}{where}: {cell.evalue}".rstrip(": ")
     if cell.ename == "ModuleNotFoundError":
-        text += (
-            " (course helper modules are not available when grading; this costs no points"
-            " unless your function needs it)"
-        )
+        text += missing_module_note(cell.evalue, not_provided, needed)
     return text
 
 
-def describe_cell_errors(cell: CellRun) -> list[str]:
+def describe_cell_errors(
+    cell: CellRun, not_provided: Collection[str] = (), needed: bool = True
+) -> list[str]:
     """One line per failed statement of the cell (its later statements still ran)."""
-    lines = [describe_cell_error(e) for e in cell.errors] or [describe_cell_error(cell)]
+    lines = [describe_cell_error(e, not_provided, needed) for e in cell.errors] or [
+        describe_cell_error(cell, not_provided, needed)
+    ]
     if cell.dropped:
         lines.append(f"cell {cell.index}: {cell.dropped} more statement(s) failed")
     return lines
 
 
-def missing_function_message(function: str, report: LoadReport) -> str | None:
-    """Why the wanted function cannot be called, naming the likely fix, or None if it can."""
+def missing_function_message(
+    function: str,
+    report: LoadReport,
+    others: Collection[str] = (),
+    not_provided: Collection[str] = (),
+) -> str | None:
+    """Why the wanted function cannot be called, naming the likely fix, or None if it can.
+
+    ``others`` (the assignment's other graded functions) are never offered as a rename.
+    """
     state = report.functions.get(function, "missing")
     if state == "callable":
         return None
@@ -109,19 +164,38 @@ def missing_function_message(function: str, report: LoadReport) -> str | None:
         return (
             f"{function} is defined but is not a function ({state.removeprefix('not callable: ')})."
         )
-    close = difflib.get_close_matches(function, report.defined_callables, n=1, cutoff=0.6)
+    candidates = [name for name in report.defined_callables if name not in others]
+    close = difflib.get_close_matches(function, candidates, n=1, cutoff=0.6)
     errors = [c for c in report.cells if c.status == "error"]
     hint = f" Did you rename it? Your notebook defines {close[0]!r}." if close else ""
     if errors and not close:
         hint = (
             " A cell that should define it may have failed: "
-            + "; ".join(describe_cell_error(c) for c in errors[:3])
+            + "; ".join(describe_cell_error(c, not_provided) for c in errors[:3])
             + "."
         )
     return (
         f"{function} is not defined in your submission.{hint} "
         "Keep the function name from the template."
     )
+
+
+def function_subtotals(results: Sequence[TestResult], inherited: Mapping[str, str]) -> list[str]:
+    """One line per graded function (assignments with several): its points, and where its
+    failures come from when that is another of the student's functions."""
+    totals: dict[str, list[float]] = {}
+    for r in results:
+        if r.function:
+            total = totals.setdefault(r.function, [0.0, 0.0])
+            total[0] += r.score
+            total[1] += r.max_score
+    lines = []
+    for function, (score, max_score) in totals.items():
+        line = f"  {function}: {round(score, 6):g}/{round(max_score, 6):g}"
+        if function in inherited:
+            line += f" (failures come from your {inherited[function]}: fix that first)"
+        lines.append(line)
+    return lines
 
 
 def shared_failure(results: Sequence[TestResult]) -> str | None:
@@ -142,6 +216,8 @@ def overall_message(
     notes: Sequence[str],
     found: Sequence[Misconception],
     examples: Mapping[str, Counterexample] | None = None,
+    inherited: Mapping[str, str] | None = None,
+    not_provided: Collection[str] = (),
 ) -> str:
     """The results document's top-level ``output``: the summary a student reads first.
 
@@ -151,6 +227,7 @@ def overall_message(
     score = sum(r.score for r in results)
     max_score = sum(r.max_score for r in results)
     lines = [f"{assignment}: {score:g}/{max_score:g} points."]
+    lines.extend(function_subtotals(results, inherited or {}))
     problem = problem or shared_failure(results)
     if problem:
         lines.append(problem)
@@ -165,7 +242,10 @@ def overall_message(
         errors = [c for c in report.cells if c.status == "error"]
         if errors:
             lines.append("Cells that raised an error (the following cells still ran):")
-            described = [line for c in errors for line in describe_cell_errors(c)]
+            needed = not results or any(r.status == "failed" for r in results)
+            described = [
+                line for c in errors for line in describe_cell_errors(c, not_provided, needed)
+            ]
             lines.extend("  " + line for line in described[:10])
     if notes:
         lines.append("Notes:")

@@ -63,6 +63,7 @@ class TestCase:
     visibility: Visibility
     description: str  #: first line of the docstring: what the test checks
     suite: SuiteName
+    grades: str = ""  #: the graded function it belongs to (assignments with several)
 
 
 @dataclass
@@ -123,6 +124,8 @@ def _copy(value: Any) -> Any:
         return tuple(_copy(v) for v in value)
     if isinstance(value, list):
         return [_copy(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
     return value
 
 
@@ -134,6 +137,10 @@ def _write_back(arg: Any, after: Any) -> None:
     elif isinstance(arg, (tuple, list)) and isinstance(after, (tuple, list)):
         for a, b in zip(arg, after, strict=False):
             _write_back(a, b)
+    elif isinstance(arg, dict) and isinstance(after, dict):
+        for key, value in arg.items():
+            if key in after:
+                _write_back(value, after[key])
 
 
 class StudentFunction:
@@ -212,9 +219,21 @@ def _expand_parametrize(marks: list[Any]) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
-def collect_tests(path: Path, suite: SuiteName, default_visibility: Visibility) -> list[TestCase]:
-    """Import a test file and list its ``test_*`` functions in file order, with their markers."""
-    module = import_file(path, f"grader_tests_{path.parent.name}_{suite}")
+def collect_tests(
+    path: Path,
+    suite: SuiteName,
+    default_visibility: Visibility,
+    *,
+    grades: str = "",
+    scale: float = 1.0,
+) -> list[TestCase]:
+    """Import a test file and list its ``test_*`` functions in file order, with their markers.
+
+    For an assignment with several graded functions, ``grades`` names the function the file
+    tests: each test's name then starts with it (``layer_backward: test_relu``) and its points
+    are multiplied by ``scale`` (the spec's ``points`` over the file's own total).
+    """
+    module = import_file(path, f"grader_tests_{path.parent.name}_{grades}_{path.stem}_{suite}")
     cases: list[TestCase] = []
     functions = [
         (name, obj)
@@ -236,16 +255,18 @@ def collect_tests(path: Path, suite: SuiteName, default_visibility: Visibility) 
             raise AssignmentError(f"{path.name}::{name}: unknown visibility {visibility!r}")
         doc = inspect.getdoc(function) or name.replace("_", " ")
         for label, params in _expand_parametrize(marks):
+            test_name = f"{name}[{label}]" if label else name
             cases.append(
                 TestCase(
-                    name=f"{name}[{label}]" if label else name,
+                    name=f"{grades}: {test_name}" if grades else test_name,
                     function=function,
                     params=params,
-                    points=float(by_name["points"].args[0]),
+                    points=round(float(by_name["points"].args[0]) * scale, 6),
                     tags=tuple(by_name["tags"].args),
                     visibility=cast(Visibility, visibility),
                     description=doc.splitlines()[0],
                     suite=suite,
+                    grades=grades,
                 )
             )
     if not cases:
@@ -295,7 +316,11 @@ class SuiteRunner:
         available: dict[str, Callable[[], Any]] = {
             "student": lambda: StudentNamespace(self),
             "reference": lambda: self.reference,
-            "rng": lambda: np.random.default_rng(zlib.crc32(case.name.encode())),
+            # Seeded from the name the test has in its own file: an included suite draws the
+            # same inputs as in its own assignment.
+            "rng": lambda: np.random.default_rng(
+                zlib.crc32(case.name.removeprefix(f"{case.grades}: ").encode())
+            ),
         }
         for name in self.function_names:
             available[name] = functools.partial(StudentFunction, name, self)

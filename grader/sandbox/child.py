@@ -347,6 +347,22 @@ class NotebookShell:
         return None
 
 
+def link_provided(folder: str) -> None:
+    """Make the course's provided files (a read-only folder) usable as next to a notebook.
+
+    Each entry is linked into the working folder (first on ``sys.path``, as in Jupyter),
+    so ``open("datasets/x.h5")`` and ``from dnn_utils import relu_backward`` work.
+    """
+    cwd = os.getcwd()
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        names = []
+    for name in names:
+        with contextlib.suppress(OSError):
+            os.symlink(os.path.join(folder, name), os.path.join(cwd, name))
+
+
 class Child:
     """The request loop: one namespace (the notebook's globals) and two pipe descriptors."""
 
@@ -387,9 +403,11 @@ class Child:
         cell_timeout = float(request.get("cell_timeout", 10.0))
         self.wall_factor = float(request.get("wall_factor", 1.0))
         # As in Jupyter, modules in the folder the notebook runs in are importable
-        # (a file that %%writefile wrote there).
+        # (a file that %%writefile wrote there, a provided course file linked there).
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
+        if isinstance(request.get("provided"), str):
+            link_provided(request["provided"])
         results = []
         for cell in request["cells"]:
             index, source = int(cell["index"]), str(cell["source"])

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,6 +52,11 @@ NOBODY_UID = 65534
 PYTHON_FLAGS = ("-E", "-s", "-B", "-u")
 CHILD_SOURCES = ("child.py", "protocol.py")
 SANDBOX_ROOT = "/sandbox"
+# The course's provided files of one run (assignments/<name>/provided/), read-only: the
+# folder ``provided`` of the run's runtime folder, bound at SANDBOX_PROVIDED under bwrap.
+# The child links each entry into its working folder (``from dnn_utils import ...``).
+PROVIDED_DIR = "provided"
+SANDBOX_PROVIDED = f"{SANDBOX_ROOT}/{PROVIDED_DIR}"
 SANDBOX_TMP = "/tmp"  # noqa: S108 -- a private tmpfs inside the bwrap namespace
 # Processes of a run that are the grader's, not the submission's: bwrap's two processes and
 # the fallback's supervisor. The cgroup's pids.max is ``processes`` plus these.
@@ -164,6 +169,34 @@ _SHADOWED_ROOTS = ("/tmp", "/dev", "/proc", SANDBOX_ROOT)  # noqa: S108 -- paths
 
 def _shadowed(path: str) -> bool:
     return any(path == root or path.startswith(root + os.sep) for root in _SHADOWED_ROOTS)
+
+
+def place_provided(files: Mapping[str, Path], folder: Path) -> None:
+    """Copy a run's provided files into ``folder``, read-only for the submission.
+
+    Files become 0444 and folders 0555: under bwrap the bind is read-only as well; under the
+    fallback run as root the submission runs as nobody, who cannot change them.
+    """
+    folder.mkdir(mode=0o755)
+    for name, source in files.items():
+        target = folder / name
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copyfile(source, target)
+    for path in sorted(folder.rglob("*"), reverse=True):
+        os.chmod(path, 0o555 if path.is_dir() else 0o444)
+    os.chmod(folder, 0o555)  # noqa: S103 -- readable course files, no secrets
+
+
+def remove_provided(folder: Path) -> None:
+    """Delete a folder made by ``place_provided`` (its read-only modes first)."""
+    if not folder.exists():
+        return
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_dir():
+            os.chmod(path, 0o755)  # noqa: S103 -- only to delete it
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def runtime_binds() -> list[tuple[str, str]]:
@@ -410,8 +443,11 @@ class StudentProcess:
         backend: Backend,
         limits: Limits,
         use_cgroup: bool = True,
+        provided: Mapping[str, Path] | None = None,
     ) -> None:
         self.cells = [{"index": index, "source": source} for index, source in cells]
+        #: the course files of the run: name in its working folder -> file on this side
+        self.provided = dict(provided or {})
         self.functions = list(functions)
         self.backend = backend
         self.limits = limits
@@ -441,6 +477,14 @@ class StudentProcess:
         work = self.runtime / "work"
         work.mkdir()
         os.chmod(work, 0o777)  # noqa: S103 -- the child's scratch folder, private to this run
+        if self.provided:
+            place_provided(self.provided, self.runtime / PROVIDED_DIR)
+
+    def _provided_path(self) -> str | None:
+        """Where the child finds the provided files, or None when there are none."""
+        if not self.provided:
+            return None
+        return SANDBOX_PROVIDED if self.backend == "bwrap" else str(self.runtime / PROVIDED_DIR)
 
     def _child_settings(self) -> dict[str, Any]:
         settings = self.limits.for_child()
@@ -467,6 +511,8 @@ class StudentProcess:
                 args += ["--ro-bind", host, inside]
             args += ["--ro-bind", str(self.runtime / "child.py"), f"{SANDBOX_ROOT}/child.py"]
             args += ["--ro-bind", str(self.runtime / "protocol.py"), f"{SANDBOX_ROOT}/protocol.py"]
+            if self.provided:
+                args += ["--ro-bind", str(self.runtime / PROVIDED_DIR), SANDBOX_PROVIDED]
             args += ["--setenv", "HOME", SANDBOX_TMP, "--chdir", SANDBOX_TMP, "--"]
             script = f"{SANDBOX_ROOT}/child.py"
             return [
@@ -629,6 +675,7 @@ class StudentProcess:
     def close(self) -> None:
         """Kill everything the submission started and remove the runtime folder."""
         self.kill()
+        remove_provided(self.runtime / PROVIDED_DIR)
         shutil.rmtree(self.runtime, ignore_errors=True)
 
     def __enter__(self) -> StudentProcess:
@@ -659,6 +706,7 @@ class StudentProcess:
             "op": "load",
             "cells": self.cells,
             "functions": self.functions,
+            "provided": self._provided_path(),
             "cell_timeout": self.limits.cell_timeout,
             "wall_factor": self.limits.wall_factor,
         }

@@ -15,6 +15,8 @@ Values are encoded as small JSON trees:
 - ``{"kind": "ndarray", "blob": i, "type": "ndarray"}`` (numeric arrays, any ndarray subclass)
 - ``{"kind": "scalar", "blob": i, "type": "float64"}`` (numpy scalars, as 0-d arrays)
 - ``{"kind": "tuple" | "list", "items": [...]}``
+- ``{"kind": "dict", "keys": ["dW", ...], "items": [...]}`` (a dict with str keys only, e.g.
+  ``grads``; its key order is kept)
 - ``{"kind": "other", "type": "module.Class", "repr": "..."}`` (anything else; never rebuilt)
 """
 
@@ -45,7 +47,7 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True)
 class Opaque:
-    """A value the child could not send as data (a dict, a custom object, an object array).
+    """A value the child could not send as data (a custom object, an object array).
 
     Only its type name and a capped ``repr`` crossed; the object itself never exists here.
     """
@@ -220,11 +222,19 @@ def encode_value(value: object, blobs: list[bytes], depth: int = 0) -> dict[str,
         if len(items) <= MAX_ITEMS:
             kind = "tuple" if isinstance(value, tuple) else "list"
             return {"kind": kind, "items": [encode_value(v, blobs, depth + 1) for v in items]}
+    if type(value) is dict and depth < MAX_DEPTH and len(value) <= MAX_ITEMS:
+        pairs = list(value.items())
+        if all(type(k) is str and len(k) <= REPR_CAP for k, _ in pairs):
+            return {
+                "kind": "dict",
+                "keys": [k for k, _ in pairs],
+                "items": [encode_value(v, blobs, depth + 1) for _, v in pairs],
+            }
     return {"kind": "other", "type": _type_name(value), "repr": _capped_repr(value)}
 
 
 def decode_value(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
-    """Rebuild a value from its JSON tree: arrays, numbers, tuples, lists or Opaque."""
+    """Rebuild a value from its JSON tree: arrays, numbers, tuples, lists, dicts or Opaque."""
     if not isinstance(tree, dict) or depth > MAX_DEPTH:
         raise ProtocolError("malformed value")
     kind = tree.get("kind")
@@ -251,6 +261,18 @@ def decode_value(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
             raise ProtocolError("malformed sequence")
         decoded = [decode_value(item, blobs, depth + 1) for item in items]
         return tuple(decoded) if kind == "tuple" else decoded
+    if kind == "dict":
+        keys, items = tree.get("keys"), tree.get("items")
+        if (
+            not isinstance(keys, list)
+            or not isinstance(items, list)
+            or len(keys) != len(items)
+            or len(items) > MAX_ITEMS
+            or not all(isinstance(k, str) and len(k) <= REPR_CAP for k in keys)
+            or len(set(keys)) != len(keys)
+        ):
+            raise ProtocolError("malformed dict")
+        return {k: decode_value(v, blobs, depth + 1) for k, v in zip(keys, items, strict=True)}
     if kind == "other":
         return Opaque(str(tree.get("type", "?"))[:100], str(tree.get("repr", ""))[:REPR_CAP])
     raise ProtocolError(f"unknown value kind {kind!r}")

@@ -28,7 +28,8 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ from grader.sandbox.cgroup import RunCgroup, create_run_cgroup, remove_stale, us
 from grader.sandbox.limits import Limits
 from grader.sandbox.parent import (
     OWN_PROCESSES,
+    PROVIDED_DIR,
     PYTHON_FLAGS,
+    SANDBOX_PROVIDED,
     SANDBOX_ROOT,
     SANDBOX_TMP,
     SCRUBBED_ENV,
@@ -46,6 +49,8 @@ from grader.sandbox.parent import (
     _DeadlineReader,
     _Output,
     innermost_pid,
+    place_provided,
+    remove_provided,
     runtime_binds,
     sandbox_python,
 )
@@ -122,6 +127,12 @@ class Zygote:
             args += ["--ro-bind", host, inside]
         for name in ZYGOTE_SOURCES:
             args += ["--ro-bind", str(self.runtime / name), f"{SANDBOX_ROOT}/{name}"]
+        # Each run's provided files go in a subfolder of this one (see ZygoteStudentProcess):
+        # the bind shows what is created in it later, read-only. Not in the runtime folder,
+        # which is deleted once the zygote is ready.
+        self.provided_root = Path(tempfile.mkdtemp(prefix=f"grader-{PROVIDED_DIR}-"))
+        os.chmod(self.provided_root, 0o755)  # noqa: S103 -- course files, no secrets
+        args += ["--ro-bind", str(self.provided_root), SANDBOX_PROVIDED]
         args += ["--setenv", "HOME", SANDBOX_TMP, "--chdir", "/", "--remount-ro", "/", "--"]
         command = [*args, sandbox_python(), *PYTHON_FLAGS, f"{SANDBOX_ROOT}/zygote.py"]
         try:
@@ -297,6 +308,7 @@ class Zygote:
             self.cgroup.remove()
             self.cgroup = None
         shutil.rmtree(self.runtime, ignore_errors=True)
+        remove_provided(self.provided_root)
 
 
 def _returncode(status: int | None) -> int | None:
@@ -324,8 +336,17 @@ class ZygoteStudentProcess(StudentProcess):
         limits: Limits,
         zygote: Zygote | None = None,
         use_cgroup: bool = True,
+        provided: Mapping[str, Path] | None = None,
     ) -> None:
-        super().__init__(cells, functions, backend="bwrap", limits=limits, use_cgroup=use_cgroup)
+        super().__init__(
+            cells,
+            functions,
+            backend="bwrap",
+            limits=limits,
+            use_cgroup=use_cgroup,
+            provided=provided,
+        )
+        self.run_id = uuid.uuid4().hex  #: names this run's provided folder in the zygote's
         self.per_run = _forks_unsupported is not None  #: a fresh bwrap per run, no zygote
         self.own_zygote = zygote is None and not self.per_run
         if zygote is None and not self.per_run:
@@ -346,6 +367,16 @@ class ZygoteStudentProcess(StudentProcess):
 
     def _prepare_runtime(self) -> None:
         """Nothing per run: the sources live in the zygote's runtime folder."""
+
+    def _zygote_provided(self) -> Path | None:
+        if self.zygote is None or not self.provided:
+            return None
+        return self.zygote.provided_root / self.run_id
+
+    def _provided_path(self) -> str | None:
+        if self.per_run or not self.provided:
+            return super()._provided_path()
+        return f"{SANDBOX_PROVIDED}/{self.run_id}"
 
     def _alive(self) -> bool:
         return super()._alive() if self.per_run else self.active
@@ -388,6 +419,9 @@ class ZygoteStudentProcess(StudentProcess):
             self.zygote = Zygote(self.limits, use_cgroup=self.use_cgroup)
         self.zygote.use_limits(self.limits)
         self.oom_baseline = self.zygote.oom_kills()
+        folder = self._zygote_provided()
+        if folder is not None and not folder.exists():  # first run, or a replaced zygote
+            place_provided(self.provided, folder)
         return self.zygote.fork(settings)
 
     def _end(self, grace: float) -> int | None:
@@ -421,8 +455,12 @@ class ZygoteStudentProcess(StudentProcess):
 
     def close(self) -> None:
         self.kill()
+        folder = self._zygote_provided()
+        if folder is not None:
+            remove_provided(folder)
         if self.own_zygote and self.zygote is not None:
             self.zygote.stop()
+        remove_provided(self.runtime / PROVIDED_DIR)
         shutil.rmtree(self.runtime, ignore_errors=True)
 
 
