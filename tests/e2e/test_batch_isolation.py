@@ -94,6 +94,32 @@ def test_batch_scores_equal_grade_scores(course: Path, tmp_path: Path, fixture_s
     assert len(scores) >= 4  # the set really mixes outcomes
 
 
+def test_a_sender_and_the_receiver_graded_next_on_its_worker_share_no_network_state(
+    tmp_path: Path,
+) -> None:
+    """One job: both submissions are forks of one worker sandbox, one after the other."""
+    course = make_course(tmp_path, "")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    fixture = (HOSTILE / "leaves_namespace_state.py").read_text()
+    for name in ("a_sender", "b_receiver"):
+        (folder / f"{name}.py").write_text(
+            fixture.replace("__TOKEN__", f"batch-{uuid.uuid4().hex}")
+        )
+    summary = run_batch(
+        folder, tmp_path / "out", assignment=ASSIGNMENT, jobs=1, course_dir=course, sandbox="bwrap"
+    )
+    states = []
+    for entry in summary.entries:
+        output = str(entry.result.extra.get("student_output", ""))
+        line = next(line for line in output.splitlines() if line.startswith("STATE "))
+        states.append(line)
+    # What the sender left (its second list) is not there when the receiver starts.
+    assert states[0].startswith("STATE [] [")
+    assert "tcp socket" in states[0]
+    assert states[1].startswith("STATE [] [")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sandbox", ["bwrap", "none"])
 def test_a_neighbour_of_many_busy_processes_costs_a_slow_submission_nothing(
