@@ -52,6 +52,7 @@ from grader.batch_data import (
     Status,
 )
 from grader.errors import SubmissionNotFoundError, UsageError
+from grader.feedback import feedback_files
 from grader.gradebook import CANVAS_FILE, GRADESCOPE_FILE, canvas_rows, gradescope_rows
 from grader.html_report import render_report
 from grader.lms import MOODLE_NAME, Identity, gradescope_metadata, identity_of, unpack
@@ -849,6 +850,8 @@ def write_class_files(summary: BatchSummary) -> None:
     write_text_atomically(summary.out / REPORT_FILE, render_report(summary))
     write_text_atomically(summary.out / CANVAS_FILE, render_csv(canvas_rows(summary)))
     write_text_atomically(summary.out / GRADESCOPE_FILE, render_csv(gradescope_rows(summary)))
+    for relative, text in feedback_files(summary).items():
+        write_text_atomically(summary.out / relative, text)
 
 
 def summary_line(summary: BatchSummary) -> str:

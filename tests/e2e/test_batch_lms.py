@@ -91,6 +91,17 @@ def test_canvas_zip_with_canvas_gradebook_roster(
     report = (out / REPORT_FILE).read_text()
     assert report.count('class="roster-row"') == 2  # the stranger, and Emmy's absence
     assert "strangerdanger_555_9005_leaky_relu" in report
+    # Per-student feedback, under the roster's name, for every submission (matched or not).
+    feedback = out / "feedback"
+    page = (feedback / "turingalan_LATE_102_9002_leaky_relu.html").read_text()
+    assert 'id="student">Turing, Alan<' in page
+    assert "missing-chain-rule" in page
+    assert "<script" not in page
+    note = (feedback / "turingalan_LATE_102_9002_leaky_relu.md").read_text()
+    assert note.startswith("# Leaky ReLU backward pass: feedback for Turing, Alan\n")
+    assert sorted(p.name for p in feedback.iterdir()) == sorted(
+        f"{n}.{ext}" for n in by_sub if n for ext in ("html", "md")
+    )
 
 
 def test_absent_skip_leaves_absent_students_out(
