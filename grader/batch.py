@@ -208,6 +208,14 @@ def assignment_key(prepared: api.PreparedAssignment, backend: str) -> str:
     except PackageNotFoundError:
         grader_version = "unknown"
     reference = _digest([assignment.reference], assignment.reference.parent)
+    for graded in assignment.graded:
+        # Several graded functions: their references, and the folders they include, too.
+        if graded.reference != assignment.reference:
+            reference += _digest([graded.reference], graded.reference.parent)
+        if graded.included_from:
+            folder = graded.hidden_tests.parent
+            included = sorted(p for p in folder.rglob("*") if p.is_file() and _visible(p))
+            reference += _digest([p for p in included if "__pycache__" not in p.parts], folder)
     return _digest(files, assignment.folder, f"{grader_version}\0{backend}\0{reference}")
 
 
@@ -348,15 +356,24 @@ class _WatchedSandbox:
         self.inner.close()
 
 
-def classify(submission: Submission, watch: _Watch, functions: Sequence[str]) -> tuple[Status, str]:
-    """Graded, or errored/timed out with the reason, from what the sandbox reported."""
+def classify(
+    submission: Submission, watch: _Watch, functions: Sequence[str], graded: Sequence[str] = ()
+) -> tuple[Status, str]:
+    """Graded, or errored/timed out with the reason, from what the sandbox reported.
+
+    With several ``graded`` functions, one that is missing only costs its own points: the
+    submission is an error only when none of them is defined.
+    """
     if submission.problem:
         return "error", submission.problem
     load = watch.load
     if load is not None and load.failure:
         status: Status = "timeout" if "timed out" in load.failure else "error"
         return status, f"the notebook did not run to the end: {load.failure}"
-    if load is not None:
+    if load is not None and len(graded) > 1:
+        if all(missing_function_message(f, load, graded) for f in graded):
+            return "error", "none of " + ", ".join(graded) + " is defined"
+    elif load is not None:
         for function in functions:
             message = missing_function_message(function, load)
             if message:
@@ -419,7 +436,8 @@ def _grade_one(
         for process in leased:  # its zygote, or the replacement of one that broke meanwhile
             if children.pool is not None and process.zygote is not None:
                 children.pool.give_back(process.zygote)
-    status, reason = classify(submission, watch, prepared.assignment.functions)
+    graded = [g.function for g in prepared.assignment.graded]
+    status, reason = classify(submission, watch, prepared.assignment.functions, graded)
     return BatchEntry(item.name, result, status, reason)
 
 
@@ -591,6 +609,9 @@ def _run_batch(
         test_names=tuple(case.name for case in prepared.hidden),
         test_points=tuple(case.points for case in prepared.hidden),
         misconceptions=tuple((m.id, m.title) for m in prepared.catalogue),
+        functions=tuple(
+            (p.function, round(sum(c.points for c in p.hidden), 6)) for p in prepared.parts
+        ),
         seconds=time.monotonic() - started,
         jobs=workers,
         out=out,
@@ -780,11 +801,13 @@ def _lost_entry(item: BatchItem, assignment: str, tries: int) -> BatchEntry:
 
 
 def summary_rows(summary: BatchSummary) -> list[list[str]]:
-    """summary.csv: submission, score, max_score, one column per test, one per misconception."""
+    """summary.csv: submission, score, max_score, one column per graded function (several
+    only), one per test, one per misconception."""
     header = [
         "submission",
         "score",
         "max_score",
+        *(function for function, _ in summary.functions),
         *summary.test_names,
         *(mid for mid, _ in summary.misconceptions),
     ]
@@ -798,6 +821,7 @@ def summary_rows(summary: BatchSummary) -> list[list[str]]:
                 entry.name,
                 f"{result.score:g}",
                 f"{result.max_score:g}",
+                *(f"{summary.subtotal(entry, f):g}" for f, _ in summary.functions),
                 *(f"{scores[n]:g}" if n in scores else "" for n in summary.test_names),
                 *("1" if mid in found else "0" for mid, _ in summary.misconceptions),
             ]

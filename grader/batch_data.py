@@ -56,10 +56,16 @@ class BatchSummary:
     #: who each submission's LMS download name (or Gradescope's metadata) says submitted it
     identities: dict[str, Identity] = field(default_factory=dict)
     roster: RosterReport | None = None  #: set by ``grader batch --roster``
+    #: (graded function, its points) of an assignment with several; empty for one function
+    functions: tuple[tuple[str, float], ...] = ()
 
     def identity(self, name: str) -> Identity:
         """The identity of the submission ``name`` (parsed from the name when not recorded)."""
         return self.identities.get(name) or identity_of(name)
+
+    def subtotal(self, entry: BatchEntry, function: str) -> float:
+        """The points ``entry`` scored on one graded function (assignments with several)."""
+        return entry.result.subtotals().get(function, (0.0, 0.0))[0]
 
     def count(self, status: Status) -> int:
         """How many submissions ended with ``status``."""

@@ -9,7 +9,9 @@ where the student's files sit in ``/autograder/submission/`` and it expects
   run_autograder    finds the grader, calls ``python -m grader.export run``, and writes a
                     last-ditch results.json itself when the grader cannot even start
   grader-src/       the grader package and a generated pyproject.toml (pip-installable)
-  course/           assignments/<name>/ and reference/<name>.py: one assignment only
+  course/           assignments/<name>/ and reference/<name>.py: one assignment only (and,
+                    for several graded functions, the assignments it includes and their
+                    references)
 
 The submission runs in the same container as the reference and the hidden tests, so the
 run uses the sandbox (bwrap when it works there, else the fallback and its warning), and
@@ -31,7 +33,7 @@ from typing import cast
 
 import grader
 from grader import api
-from grader.assignments import Assignment, load_assignment
+from grader.assignments import Assignment, GradedFunction, load_assignment
 from grader.errors import AssignmentError
 from grader.report import write_json_atomically
 from grader.results import GradingResult
@@ -106,7 +108,24 @@ def course_files(assignment: Assignment, course_dir: Path) -> dict[str, bytes]:
         # A reference outside the course folder still has to be found by the same spec.
         where = f"reference/{assignment.name}.py"
     files[where] = reference.read_bytes()
+    for graded in assignment.graded if assignment.several else ():
+        _add_graded(files, graded, course_dir)
     return files
+
+
+def _add_graded(files: dict[str, bytes], graded: GradedFunction, course_dir: Path) -> None:
+    """The reference of one graded function, and the folder of the assignment it includes."""
+    reference = graded.reference.resolve()
+    try:
+        where = reference.relative_to(course_dir.resolve()).as_posix()
+    except ValueError:
+        where = f"reference/{reference.name}"  # where a spec's default points
+    files.setdefault(where, reference.read_bytes())
+    if graded.included_from:
+        folder = graded.hidden_tests.parent
+        for path in _public_files(folder):
+            inner = path.relative_to(folder).as_posix()
+            files[f"assignments/{graded.included_from}/{inner}"] = path.read_bytes()
 
 
 def _script(name: str, assignment: str) -> bytes:

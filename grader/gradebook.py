@@ -69,35 +69,82 @@ def roster_scores(summary: BatchSummary) -> list[tuple[int, str, str]]:
     return rows
 
 
+def _subtotals(summary: BatchSummary, submission: str, score: str) -> list[str]:
+    """The per-function columns of one row (several graded functions only)."""
+    if not summary.functions:
+        return []
+    entry = next((e for e in summary.entries if e.name == submission), None)
+    if entry is None:  # a roster student with no submission: 0 (or "" like the total)
+        return [score for _ in summary.functions]
+    return [f"{summary.subtotal(entry, f):g}" for f, _ in summary.functions]
+
+
 def canvas_rows(summary: BatchSummary) -> list[list[str]]:
-    """Canvas's import layout: identity columns, then one column named after the assignment."""
+    """Canvas's import layout: identity columns, then one column named after the assignment.
+
+    With several graded functions, one more column per function (``<title>: <function>``):
+    Canvas makes each a gradebook column of its own on import.
+    """
+    functions = [f"{summary.assignment}: {f}" for f, _ in summary.functions]
     rows = [
-        [*CANVAS_IDENTITY, summary.assignment],
+        [*CANVAS_IDENTITY, summary.assignment, *functions],
         # Canvas's own exports carry this row; on import it sets the points of a new column.
-        ["Points Possible", "", "", "", "", f"{_max_score(summary):g}"],
+        [
+            "Points Possible",
+            "",
+            "",
+            "",
+            "",
+            f"{_max_score(summary):g}",
+            *(f"{points:g}" for _, points in summary.functions),
+        ],
     ]
     if summary.roster is not None:
         students = summary.roster.roster.students
-        for index, _, score in roster_scores(summary):
+        for index, submission, score in roster_scores(summary):
             s = students[index]
-            rows.append([s.name, s.id, s.sis_user_id, s.sis_login_id, s.section, score])
+            rows.append(
+                [
+                    s.name,
+                    s.id,
+                    s.sis_user_id,
+                    s.sis_login_id,
+                    s.section,
+                    score,
+                    *_subtotals(summary, submission, score),
+                ]
+            )
         return rows
     for entry in summary.entries:
         student, user_id = canvas_identity(entry.name)
-        rows.append([student, user_id, "", "", "", f"{entry.result.score:g}"])
+        score = f"{entry.result.score:g}"
+        rows.append([student, user_id, "", "", "", score, *_subtotals(summary, entry.name, score)])
     return rows
 
 
 def gradescope_rows(summary: BatchSummary) -> list[list[str]]:
-    """Gradescope's score-upload layout: who (Name/SID/Email), then the total and maximum."""
-    rows = [list(GRADESCOPE_HEADER)]
+    """Gradescope's score-upload layout: who (Name/SID/Email), then the total and maximum.
+
+    With several graded functions, one more column per function after those.
+    """
+    rows = [[*GRADESCOPE_HEADER, *(f for f, _ in summary.functions)]]
     max_score = f"{_max_score(summary):g}"
     if summary.roster is not None:
         students = summary.roster.roster.students
         for index, submission, score in roster_scores(summary):
             s = students[index]
             sub_id = summary.identity(submission).submission_id if submission else ""
-            rows.append([s.name, s.id or s.sis_user_id, s.email, sub_id, score, max_score])
+            rows.append(
+                [
+                    s.name,
+                    s.id or s.sis_user_id,
+                    s.email,
+                    sub_id,
+                    score,
+                    max_score,
+                    *_subtotals(summary, submission, score),
+                ]
+            )
         return rows
     for entry in summary.entries:
         identity = summary.identity(entry.name)
@@ -110,6 +157,7 @@ def gradescope_rows(summary: BatchSummary) -> list[list[str]]:
                 identity.submission_id if from_metadata else "",
                 f"{entry.result.score:g}",
                 f"{entry.result.max_score:g}",
+                *_subtotals(summary, entry.name, f"{entry.result.score:g}"),
             ]
         )
     return rows

@@ -217,17 +217,32 @@ def _problems(summary: BatchSummary) -> str:
     )
 
 
+def _function_averages(summary: BatchSummary) -> str:
+    """Average score per graded function, as a share of its points (several only)."""
+    n = len(summary.entries)
+    rows = []
+    for function, points in summary.functions:
+        total = sum(summary.subtotal(e, function) for e in summary.entries)
+        share = total / (n * points) if n and points else 0.0
+        average = total / n if n else 0.0
+        rows.append((function, share, f"{_fmt(average)} / {_fmt(points)}", _colour(share)))
+    return _bars_svg("function-averages", "Average score per function", rows, 220)
+
+
 def _all_rows(summary: BatchSummary) -> str:
+    functions = [f for f, _ in summary.functions]
     body = "".join(
         f'<tr class="submission-row"><td>{escape(e.name)}</td>'
         f'<td class="num">{_fmt(e.result.score)} / {_fmt(e.result.max_score)}</td>'
-        f"<td>{_status_badge(e)}</td>"
+        + "".join(f'<td class="num">{_fmt(summary.subtotal(e, f))}</td>' for f in functions)
+        + f"<td>{_status_badge(e)}</td>"
         f"<td>{' '.join(f'<code>{escape(m)}</code>' for m in e.result.misconceptions)}</td></tr>"
         for e in summary.entries
     )
+    heads = "".join(f'<th class="num">{escape(f)}</th>' for f in functions)
     return (
         '<table id="submissions"><thead><tr><th>submission</th><th class="num">score</th>'
-        f"<th>status</th><th>mistakes found</th></tr></thead><tbody>{body}</tbody></table>"
+        f"{heads}<th>status</th><th>mistakes found</th></tr></thead><tbody>{body}</tbody></table>"
     )
 
 
@@ -305,6 +320,18 @@ def render_report(summary: BatchSummary) -> str:
             "Score distribution",
             "How many submissions fall in each tenth of the maximum score.",
             _histogram_svg(histogram(scores, max_score), max_score),
+        ),
+        *(
+            [
+                (
+                    "Score per function",
+                    "Average points per graded function: the function most of the class "
+                    "struggles with has the shortest bar.",
+                    _function_averages(summary),
+                )
+            ]
+            if summary.functions
+            else []
         ),
         (
             "Pass rate per test",

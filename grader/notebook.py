@@ -122,6 +122,11 @@ def _assignment_for(function_name: str, course_dir: Path | None) -> Assignment:
             continue  # another assignment's broken folder is not this student's problem
         if function_name in spec.functions:
             matches.append(spec)
+    if len(matches) > 1:
+        # A notebook assignment that includes this function's own assignment grades it with
+        # the same tests: the function's own assignment answers for it.
+        own = [a for a in matches if not a.several and a.function == function_name]
+        matches = own if len(own) == 1 else matches
     if len(matches) != 1:
         found = ", ".join(a.name for a in matches) or "none"
         raise UnknownAssignmentError(
@@ -239,8 +244,14 @@ def check_function(
     scope = dict(namespace if namespace is not None else getattr(function, "__globals__", {}))
     live = {f: scope[f] for f in spec.functions if callable(scope.get(f))}
     live[name if name in spec.functions else spec.function] = function
-    cases = collect_tests(spec.visible_tests, "visible", "visible")
-    catalogue = load_catalogue(spec.misconceptions)
+    # With several graded functions, the tests and catalogue of the one being checked.
+    graded = next((g for g in spec.graded if g.function == name), spec.graded[0])
+    cases = collect_tests(graded.visible_tests, "visible", "visible")
+    if spec.several and graded.points is not None:
+        hidden = collect_tests(graded.hidden_tests, "hidden", spec.hidden_visibility)
+        scale = graded.points / sum(c.points for c in hidden)
+        cases = [dataclasses.replace(c, points=round(c.points * scale, 6)) for c in cases]
+    catalogue = load_catalogue(graded.misconceptions)
     # An empty module stands in for the reference, which never leaves the grader's side.
     runner = SuiteRunner(LiveFunctions(live), ModuleType("no_reference"), spec.functions)
     with recording_expectations() as seen:

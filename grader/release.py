@@ -6,6 +6,8 @@
                                     ``raise NotImplementedError``, outputs cleared
   assignments/<name>/               a student spec, the visible tests, and a stub module
                                     standing in for the reference (the loader wants one)
+  <provided files>                  the course's files (assignments/<name>/provided/), next
+                                    to the notebook as the student's Jupyter wants them
   grader-src/                       the grader itself, ``pip install ./grader-src``
   README.md                         how to self-check and what to hand in
 
@@ -128,25 +130,72 @@ def _toml_value(value: object) -> str:
     raise AssignmentError(f"cannot write {value!r} into the student's {SPEC_FILE}")
 
 
-def student_spec(assignment: Assignment) -> str:
-    """The release's assignment.toml: visible tests only, limits kept."""
+def student_spec(assignment: Assignment, points: dict[str, float] | None = None) -> str:
+    """The release's assignment.toml: visible tests only, limits kept.
+
+    ``points``: each graded function's visible total (assignments with several).
+    """
     original = tomllib.loads((assignment.folder / SPEC_FILE).read_text())
     lines = [
         f"# Student release of {assignment.name}, written by `grader release`.",
         "# It holds the visible tests only: the grader needs a reference and a hidden suite,",
         "# so both point at public files here, and `grader check` works on your machine.",
-        f"title = {_toml_value(assignment.title)}",
-        "functions = [" + ", ".join(_toml_value(f) for f in assignment.functions) + "]",
-        f'reference = "assignments/{assignment.name}/{STUB_REFERENCE}"',
-        'visible_tests = "test_visible.py"',
-        'hidden_tests = "test_visible.py"',
-        'hidden_visibility = "visible"',
     ]
+    if assignment.several:
+        lines += _several_spec(assignment, points or {})
+    else:
+        lines += [
+            f"title = {_toml_value(assignment.title)}",
+            "functions = [" + ", ".join(_toml_value(f) for f in assignment.functions) + "]",
+            f'reference = "assignments/{assignment.name}/{STUB_REFERENCE}"',
+            'visible_tests = "test_visible.py"',
+            'hidden_tests = "test_visible.py"',
+            'hidden_visibility = "visible"',
+        ]
     limits = original.get("limits", {})
     if isinstance(limits, dict) and limits:
         lines += ["", "[limits]"]
         lines += [f"{key} = {_toml_value(value)}" for key, value in limits.items()]
     return "\n".join(lines) + "\n"
+
+
+def _several_spec(assignment: Assignment, points: dict[str, float]) -> list[str]:
+    """The ``[[graded]]`` tables and ``[provided]`` of a release with several functions.
+
+    Each function's visible tests stand in for its hidden ones, with ``points`` set to their
+    scaled total, so ``grader check`` shows the points the instructor's check shows.
+    """
+    lines = [
+        f"title = {_toml_value(assignment.title)}",
+        f'reference = "assignments/{assignment.name}/{STUB_REFERENCE}"',
+        'hidden_visibility = "visible"',
+    ]
+    for graded in assignment.graded:
+        tests = _visible_name(assignment, graded.function)
+        lines += [
+            "",
+            "[[graded]]",
+            f"function = {_toml_value(graded.function)}",
+            f"visible_tests = {_toml_value(tests)}",
+            f"hidden_tests = {_toml_value(tests)}",
+            f"points = {_toml_value(points[graded.function])}",
+        ]
+        if graded.requires:
+            lines.append("requires = [" + ", ".join(_toml_value(r) for r in graded.requires) + "]")
+    provided = assignment.provided
+    if provided.aliases or provided.not_provided:
+        lines += ["", "[provided]"]
+        if provided.aliases:
+            pairs = ", ".join(f"{k} = {_toml_value(v)}" for k, v in provided.aliases.items())
+            lines.append(f"aliases = {{ {pairs} }}")
+        if provided.not_provided:
+            names = ", ".join(_toml_value(n) for n in provided.not_provided)
+            lines.append(f"not_provided = [{names}]")
+    return lines
+
+
+def _visible_name(assignment: Assignment, function: str) -> str:
+    return f"test_visible_{function}.py" if assignment.several else "test_visible.py"
 
 
 def _stub_reference(assignment: Assignment) -> str:
@@ -180,10 +229,19 @@ def build_release(
 
     notebook, blocks = release_notebook(spec.template)
     folder = f"assignments/{spec.name}"
+    points: dict[str, float] = {}
+    if spec.several:
+        from grader.api import prepare_assignment
+
+        for part in prepare_assignment(spec.name, course_dir).parts:
+            points[part.function] = round(sum(c.points for c in part.visible), 6)
     texts: dict[str, str] = {
         f"{spec.name}.ipynb": nbformat.writes(notebook) + "\n",  # type: ignore[no-untyped-call]
-        f"{folder}/{SPEC_FILE}": student_spec(spec),
-        f"{folder}/test_visible.py": spec.visible_tests.read_text(),
+        f"{folder}/{SPEC_FILE}": student_spec(spec, points),
+        **{
+            f"{folder}/{_visible_name(spec, g.function)}": g.visible_tests.read_text()
+            for g in spec.graded
+        },
         f"{folder}/{STUB_REFERENCE}": _stub_reference(spec),
         "README.md": Template((TEMPLATES / "release" / "README.md.tmpl").read_text()).substitute(
             name=spec.name, title=spec.title
@@ -191,6 +249,15 @@ def build_release(
     }
     files: dict[str, bytes] = {name: text.encode() for name, text in texts.items()}
     files.update(grader_source_files("grader-src"))
+    # The course's files: next to the notebook for Jupyter, and in the spec's provided/ for
+    # `grader check` (which places them in the run's folder as grading does).
+    for name, source in spec.provided.files().items():
+        paths = sorted(source.rglob("*")) if source.is_dir() else [source]
+        for path in (p for p in paths if p.is_file() and "__pycache__" not in p.parts):
+            inner = name if path == source else f"{name}/{path.relative_to(source).as_posix()}"
+            files[inner] = path.read_bytes()
+            if not (name.endswith(".py") and name[:-3] in spec.provided.aliases):
+                files[f"{folder}/provided/{inner}"] = path.read_bytes()
     written = []
     for name in sorted(files):
         path = out / name

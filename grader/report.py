@@ -154,10 +154,20 @@ def render_text(result: GradingResult, *, colour: bool = False, width: int = 88)
 
     title = result.assignment or "(assignment unknown)"
     lines = [paint(f"{title} — {result.submission}", BOLD)]
+    subtotals = result.subtotals()
+    function = ""
     for test in result.tests:
+        name, indent = test.name, "  "
+        if subtotals and test.function:
+            # Several graded functions: a heading with its subtotal, then its own tests.
+            if test.function != function:
+                function = test.function
+                score, max_score = subtotals[function]
+                lines.append(f"  {paint(function, BOLD)}  {paint(f'{score:g}/{max_score:g}', DIM)}")
+            name, indent = name.removeprefix(f"{function}: "), "    "
         mark = paint("PASS", GREEN) if test.status == "passed" else paint("FAIL", RED)
         points = f"{test.score:g}/{test.max_score:g}"
-        lines.append(f"  {mark}  {test.name}  {paint(points, DIM)}")
+        lines.append(f"{indent}{mark}  {name}  {paint(points, DIM)}")
     failed = [t for t in result.tests if t.status == "failed"]
     if failed:
         lines.append("")

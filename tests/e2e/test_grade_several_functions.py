@@ -168,3 +168,110 @@ def test_failed_imports_tell_packages_from_course_files(grade: Callable[..., Doc
         "graded functions)"
     ) in output
     assert "(testCases is a course file this assignment does not provide;" in output
+
+
+# --- a class of them: grader batch, its CSVs and report --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    from grader.batch import run_batch
+
+    root = tmp_path_factory.mktemp("several")
+    folder = root / "class"
+    folder.mkdir()
+    for name in ("correct.py", "db_not_averaged.py", "layer_missing.py"):
+        shutil.copyfile(FIXTURES / name, folder / name)
+    out = root / "out"
+    summary = run_batch(folder, out, assignment="layer_backward", jobs=2, course_dir=COURSE)
+    return summary, out
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    import csv
+
+    with path.open(newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_batch_writes_a_subtotal_per_function(batch: tuple[Any, Path]) -> None:
+    summary, out = batch
+    assert summary.functions == (("linear_backward", 40.0), ("layer_backward", 60.0))
+    assert [e.status for e in summary.entries] == ["graded", "graded", "graded"]
+    rows = read_csv(out / "summary.csv")
+    assert rows[0][:5] == ["submission", "score", "max_score", "linear_backward", "layer_backward"]
+    assert [r[:5] for r in rows[1:]] == [
+        ["correct", "100", "100", "40", "60"],
+        ["db_not_averaged", "39", "100", "24", "15"],
+        ["layer_missing", "40", "100", "40", "0"],
+    ]
+    assert "linear_backward: test_dA_prev" in rows[0]
+
+
+def test_gradebooks_and_report_show_the_subtotals(batch: tuple[Any, Path]) -> None:
+    _, out = batch
+    canvas = read_csv(out / "gradebook_canvas.csv")
+    title = "One layer's backward pass"
+    assert canvas[0][5:] == [title, f"{title}: linear_backward", f"{title}: layer_backward"]
+    assert canvas[1][5:] == ["100", "40", "60"]
+    assert canvas[3][5:] == ["39", "24", "15"]
+    gradescope = read_csv(out / "gradebook_gradescope.csv")
+    assert gradescope[0][-2:] == ["linear_backward", "layer_backward"]
+    assert gradescope[3][-4:] == ["40", "100", "40", "0"]
+    html = (out / "report.html").read_text()
+    assert "Score per function" in html
+    assert 'id="function-averages"' in html
+    assert '<th class="num">layer_backward</th>' in html
+
+
+# --- the package for Gradescope and the student release ---------------------------------------
+
+
+def test_gradescope_package_holds_what_several_functions_need(tmp_path: Path) -> None:
+    import zipfile
+
+    from grader.export import build_gradescope_zip
+
+    archive = build_gradescope_zip(
+        tmp_path / "ag.zip", assignment="layer_backward", course_dir=COURSE
+    )
+    with zipfile.ZipFile(archive) as handle:
+        handle.extractall(tmp_path / "ag")
+    course = tmp_path / "ag" / "course"
+    # The included assignment and both references travel with it; the package grades alone.
+    assert (course / "assignments/linear_backward/test_hidden.py").is_file()
+    assert (course / "reference/linear_backward.py").is_file()
+    assert (course / "assignments/layer_backward/provided/dnn_utils.py").is_file()
+    path = tmp_path / "db_not_averaged.py"
+    shutil.copyfile(FIXTURES / "db_not_averaged.py", path)
+    result = api.grade(path, sandbox="none", course_dir=course)
+    assert (result.score, result.max_score) == (39.0, 100.0)
+    assert result.subtotals() == {"linear_backward": (24.0, 40.0), "layer_backward": (15.0, 60.0)}
+
+
+def test_release_gives_students_the_provided_files_and_every_visible_suite(
+    tmp_path: Path,
+) -> None:
+    from grader.release import build_release
+
+    release = build_release(tmp_path / "release", assignment="layer_backward", course_dir=COURSE)
+    folder = release.folder
+    assert (folder / "dnn_utils.py").read_bytes() == PROVIDED.read_bytes()  # next to the notebook
+    assert (folder / "dnn_utils_v2.py").read_bytes() == PROVIDED.read_bytes()  # its alias
+    spec = folder / "assignments" / "layer_backward"
+    assert (spec / "test_visible_linear_backward.py").is_file()
+    assert not (spec / "test_hidden_layer.py").exists()
+    assert not list(folder.rglob("misconceptions*.py"))
+    # The student's own `grader check` shows the points the instructor's check shows.
+    path = tmp_path / "db_not_averaged.py"
+    shutil.copyfile(FIXTURES / "db_not_averaged.py", path)
+    student = api.check(path, sandbox="none", course_dir=folder)
+    instructor = api.check(path, sandbox="none", course_dir=COURSE)
+    assert (
+        student.subtotals()
+        == instructor.subtotals()
+        == {
+            "linear_backward": (1.6, 2.4),
+            "layer_backward": (0.6, 1.8),
+        }
+    )

@@ -284,3 +284,52 @@ def test_declared_course_files_and_passing_submissions() -> None:
         " (h5py is not installed where your notebook is graded; it is not needed for the "
         "graded functions)"
     )
+
+
+def test_check_report_groups_tests_by_function() -> None:
+    from grader.report import render_text
+
+    tests = (
+        result("linear_backward: test_a", "linear_backward", 1, 1),
+        result("layer_backward: test_b", "layer_backward", 0, 2),
+    )
+    text = render_text(GradingResult("layers", tests, "layers: 1/3 points.", 0.0))
+    lines = text.splitlines()
+    assert lines[1:5] == [
+        "  linear_backward  1/1",
+        "    PASS  test_a  1/1",
+        "  layer_backward  0/2",
+        "    FAIL  test_b  0/2",
+    ]
+    assert "✗ layer_backward: test_b" in lines
+
+
+# --- the in-notebook self-check ----------------------------------------------------------
+
+
+def test_notebook_check_of_one_of_several_functions() -> None:
+    import runpy
+    from pathlib import Path
+
+    from grader.notebook import NotebookReport, check_function
+
+    course = Path(__file__).resolve().parents[1] / "fixtures" / "courses" / "layers"
+    reference = runpy.run_path(str(course / "reference" / "layer_backward.py"))
+
+    def layer_backward(dA: Any, cache: Any, activation: str) -> Any:  # noqa: N803 -- the course's name
+        return reference["layer_backward"](dA, cache, activation)
+
+    report = check_function(
+        layer_backward,
+        course_dir=course,
+        namespace={"linear_backward": reference["linear_backward"]},
+    )
+    assert isinstance(report, NotebookReport)
+    result = report.result
+    assert result.assignment == "layer_backward"  # found by the function's name
+    assert [t.name for t in result.tests] == ["test_relu_by_hand", "test_returns_dict"]
+    assert (result.score, result.max_score) == (1.8, 1.8)  # 3 points scaled as grading does
+    # linear_backward is in both assignments of that course: its own assignment answers.
+    own = check_function(reference["linear_backward"], course_dir=course)
+    assert isinstance(own, NotebookReport)
+    assert own.result.assignment == "linear_backward"
