@@ -40,6 +40,7 @@ from grader.scoring import (
     missing_function_message,
     overall_message,
     score_tests,
+    wrong_notebook_message,
 )
 from grader.submission import Submission, read_submission
 from grader.suite import SuiteName, SuiteRunner, TestCase, collect_tests, import_file
@@ -427,6 +428,9 @@ def _load_problem(assignment: Assignment, report: LoadReport) -> str | None:
     """
     if report.failure:
         return f"Your notebook could not be run to the end: {report.failure}."
+    wrong = wrong_notebook_message(assignment.title, assignment.functions, report)
+    if wrong:
+        return wrong
     if assignment.several:
         return None
     for function in assignment.functions:

@@ -102,17 +102,33 @@ class MismatchError(AssertionError):
         return f"{self.summary}\n{self.detail}" if visible and self.detail else self.summary
 
 
-def require_array(got: Any, name: str = "the result") -> np.ndarray:
-    """Fail unless ``got`` is a numpy.ndarray (a list, a scalar or None is a type failure)."""
+def require_array(got: Any, name: str = "the result", *, shape: str = "") -> np.ndarray:
+    """Fail unless ``got`` is a numpy.ndarray (a list, a scalar or None is a type failure).
+
+    The failure names the element and what it is: "db is a float, expected a
+    numpy.ndarray of shape (n, 1)" (``shape`` as the assignment writes it, never the test's
+    own sizes, so every test with that mistake says the same sentence).
+    """
     if isinstance(got, np.ndarray):
         return got
-    kind = "None (did you forget `return`?)" if got is None else type(got).__name__
-    if hasattr(got, "type_name"):
-        kind = str(got.type_name)
     raise MismatchError(
         "type",
-        f"{name} should be a numpy.ndarray, but the function returned {kind}.",
+        f"{name} is {_kind(got)}, expected a numpy.ndarray{f' of shape {shape}' if shape else ''}.",
     )
+
+
+def _kind(value: Any) -> str:
+    """'None (did you forget `return`?)', 'a float', 'an int', 'a list', ..."""
+    if value is None:
+        return "None (did you forget `return`?)"
+    if isinstance(value, (bool, np.bool_)):
+        return "a bool"
+    if isinstance(value, (float, np.floating)):
+        return "a float"
+    if isinstance(value, (int, np.integer)):
+        return "an int"
+    name = str(getattr(value, "type_name", None) or type(value).__name__)
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
 def assert_close(

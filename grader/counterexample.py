@@ -9,7 +9,9 @@ judged by the same matcher; the reference (trusted) supplies the correct answer.
 
 from __future__ import annotations
 
+import ast
 import inspect
+import textwrap
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from grader.diagnosis import (
     correct_outputs,
     diagnose,
     explained_mask,
+    form,
     shows,
     value_at,
 )
@@ -38,6 +41,7 @@ MAX_PROBES_EACH = 14  #: ... and for one misconception
 # far as `grader grade` does, and shows the same counterexample.
 PROBE_SECONDS = 10.0
 OFFSETS_TRIED = 3  #: windows tried per axis size when shrinking
+TEMPLATES_TRIED = 3  #: calls that showed a mistake, smallest first, to start its search from
 # Simple values a student can check by hand. Never 1 (or 0 in the first attempt): a gradient
 # of 1 hides "slope instead of dA * slope", and Z == 0 is its own convention question.
 NONZERO_VALUES = (2.0, -1.0, 0.5, -2.0, 3.0, -0.5, 1.5, -3.0)
@@ -56,6 +60,8 @@ class Counterexample:
     got: Any  #: what the student's function returned
     args_after: tuple[Any, ...]  #: the arguments after the call (for mutations)
     argument: int | tuple[int | str, ...] = 0
+    output: int | None = None  #: the output a "shape"/"type" mistake concerns
+    outputs: tuple[str, ...] = ()  #: output names, from the reference's return statement
 
     def _name(self, i: int) -> str:
         return self.names[i] if i < len(self.names) else f"argument {i + 1}"
@@ -74,6 +80,9 @@ class Counterexample:
                 f"{name} before the call {format_value(value_at(self.args, path))}",
                 f"{name} after the call  {format_value(value_at(self.args_after, path))}",
             ]
+        element = self._element_lines()
+        if element:
+            return element
         if self.kind == "shape":
             return [
                 f"expected shape {_shapes(self.expected)}: {format_value(self.expected)}",
@@ -85,6 +94,34 @@ class Counterexample:
                 f"got      {format_value(self.got)} ({_type_name(self.got)})",
             ]
         return [f"expected {format_value(self.expected)}", f"got      {format_value(self.got)}"]
+
+    def _element_lines(self) -> list[str]:
+        """For a wrong shape or type inside a tuple of outputs: that element alone, named.
+
+        ``db: expected an array of shape (2, 1): [[1.5], [2.]]`` then ``db: got a single
+        number (float64): 1.75``, rather than the whole tuple.
+        """
+        if self.kind not in ("shape", "type") or not isinstance(self.expected, tuple):
+            return []
+        got = self.got
+        if not isinstance(got, (tuple, list)) or len(got) != len(self.expected):
+            return []
+        if self.output is not None:
+            wrong = [self.output] if self.output < len(got) else []
+        else:
+            wrong = [
+                i
+                for i, (e, g) in enumerate(zip(self.expected, got, strict=True))
+                if not isinstance(g, np.ndarray)
+                or (isinstance(e, np.ndarray) and g.shape != e.shape)
+            ]
+        lines = []
+        for i in wrong:
+            name = self.outputs[i] if i < len(self.outputs) else f"output {i + 1}"
+            expected, value = self.expected[i], got[i]
+            lines.append(f"{name}: expected {_describe(expected)}: {format_value(expected)}")
+            lines.append(f"{name}: got      {_describe(value)}: {format_value(value)}")
+        return lines
 
     def text(self) -> str:
         """A few lines for feedback: the input, then expected vs got."""
@@ -102,6 +139,30 @@ def _shapes(value: Any) -> str:
     if isinstance(value, (tuple, list)):
         return "(" + ", ".join(_shapes(v) for v in value) + ")"
     return "-"
+
+
+def _describe(value: Any) -> str:
+    """'an array of shape (2, 1)', 'a single number (float64)', 'a list'."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return f"an array of shape {value.shape}"
+    if isinstance(value, (np.ndarray, int, float, np.number)) and not isinstance(value, bool):
+        kind = value.dtype.name if isinstance(value, (np.ndarray, np.number)) else _type_name(value)
+        return f"a single number ({kind})"
+    name = _type_name(value)
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def output_names(function: Callable[..., Any]) -> tuple[str, ...]:
+    """``("dA_prev", "dW", "db")`` from a trusted reference's ``return dA_prev, dW, db``."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return ()
+    returns = [n for n in ast.walk(tree) if isinstance(n, ast.Return)]
+    value = returns[-1].value if returns else None
+    if isinstance(value, ast.Tuple) and all(isinstance(e, ast.Name) for e in value.elts):
+        return tuple(e.id for e in value.elts if isinstance(e, ast.Name))
+    return ()
 
 
 def _type_name(value: Any) -> str:
@@ -239,6 +300,7 @@ class _Search:
         function: str,
         reference: Callable[..., Any],
         probe: Prober,
+        diagnosed: frozenset[str] = frozenset(),
     ) -> None:
         self.m = m
         self.catalogue = catalogue
@@ -246,6 +308,22 @@ class _Search:
         self.reference = reference
         self.probe = probe
         self.calls = 0
+        #: the first probe that showed m but a neighbour too: used when no probe avoids them
+        self.ambiguous: CallRecord | None = None
+        # Shape and type entries that would read this example as well as m does, and that
+        # the submission was not diagnosed with: an example they also fit does not tell the
+        # student which mistake it is (db of shape (1, 1) when m = 1 is both "summed over
+        # everything" and "summed over units"), so it must keep the dimensions that differ.
+        self.neighbours = [
+            e
+            for e in catalogue
+            if m.kind in ("shape", "type")
+            and e.id != m.id
+            and e.id not in diagnosed
+            and e.kind in ("shape", "type")
+            and e.predict is not None
+            and (e.output is None or m.output is None or e.output == m.output)
+        ]
 
     def attempt(self, args: tuple[Any, ...]) -> CallRecord | None:
         """A probe call that shows the misconception, or None."""
@@ -265,7 +343,12 @@ class _Search:
         record = CallRecord("probe", copy_value(args), outcome, correct, self.function)
         # Named by the full matcher, so the example shows this mistake and not a look-alike.
         named = diagnose([record], self.catalogue)["probe"]
-        return record if self.m.id in named else None
+        if self.m.id not in named:
+            return None
+        if any(shows(e, record) for e in self.neighbours):
+            self.ambiguous = self.ambiguous or record
+            return None
+        return record
 
     def start(self, template: tuple[Any, ...]) -> CallRecord | None:
         seed = zlib.crc32(self.m.id.encode())
@@ -334,10 +417,19 @@ def find_counterexamples(
         showing = [r for r in records if (r.function or main) in references and shows(m, r)]
         if not showing:
             continue
-        template = min(showing, key=_size_key)
-        function = template.function or main
-        search = _Search(m, catalogue, function, references[function], probe)
-        start = search.start(template.args)
+        # Smallest first; a template too small to tell m from a neighbour yields no start.
+        templates = _templates(showing, m)
+        function = templates[0].function or main
+        search = _Search(m, catalogue, function, references[function], probe, frozenset(ids))
+        start = None
+        for template in templates:
+            if (template.function or main) == function and not probe.stopped:
+                start = start or search.start(template.args)
+        if start is None and search.ambiguous is not None:
+            # No single call tells them apart (np.squeeze is (n,) like a missing keepdims
+            # for n > 1, one float like np.sum(dZ) for n = 1): an example that shows m.
+            search.neighbours = []
+            start = search.ambiguous
         if start is None:
             continue
         best = search.shrink(start)
@@ -353,8 +445,23 @@ def find_counterexamples(
             got=outcome.value,
             args_after=outcome.args_after,
             argument=m.argument,
+            output=m.output,
+            outputs=output_names(references[function]),
         )
     return found
+
+
+def _templates(showing: Sequence[CallRecord], m: Misconception) -> list[CallRecord]:
+    """Calls to start from, smallest first, one per form the mistake's output took there
+    (np.squeeze gives (3,) on one call and a float on another: both are tried)."""
+    chosen: dict[object, CallRecord] = {}
+    for record in sorted(showing, key=_size_key):
+        outcome = record.outcome
+        value = outcome.value if isinstance(outcome, Returned) else None
+        key = form(value_at(value, (m.output,))) if m.output is not None else None
+        chosen.setdefault(key, record)
+    extra = [r for r in sorted(showing, key=_size_key) if r not in chosen.values()]
+    return [*chosen.values(), *extra][:TEMPLATES_TRIED]
 
 
 def _size_key(record: CallRecord) -> tuple[bool, int]:

@@ -222,39 +222,94 @@ def _structural(m: Misconception, record: CallRecord) -> bool:
         path = (m.argument,) if isinstance(m.argument, int) else m.argument
         before, after = value_at(record.args, path), value_at(outcome.args_after, path)
         return before is not None and not _same(before, after)
+    return bool(_form_items(m, record))
+
+
+def form(value: Any) -> tuple[int, ...] | str:
+    """What a "shape"/"type" entry compares: an array's shape, "scalar" for a single number
+    (0-d arrays too: ``np.squeeze`` of a (1, 1) array), else the type's name."""
+    if isinstance(value, np.ndarray):
+        return "scalar" if value.ndim == 0 else value.shape
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return "scalar"
+    return str(getattr(value, "type_name", None) or type(value).__name__)
+
+
+def _form_items(m: Misconception, record: CallRecord) -> list[int]:
+    """The outputs (-1: the whole result) of the call whose shape or type ``m`` explains.
+
+    An entry with a predictor explains an output whose form differs from the correct one's
+    exactly as predicted (db of shape (n,) is keepdims, (1, m) the wrong axis, a single
+    number np.sum over everything); one without explains any such difference of its kind.
+    """
+    outcome = record.outcome
     corrects = correct_outputs(record.correct)
-    if corrects is None:
-        return False
+    if not isinstance(outcome, Returned) or corrects is None or m.kind not in ("shape", "type"):
+        return []
     gots = _got_outputs(outcome.value, record.correct)
+    if gots is None:
+        return [-1] if m.kind == "type" and m.predict is None else []
     indices = range(len(corrects)) if m.output is None else range(m.output, m.output + 1)
-    indices = range(max(indices.start, 0), min(indices.stop, len(corrects)))
-    if m.kind == "type":
-        return gots is None or any(not isinstance(gots[i], np.ndarray) for i in indices)
-    if m.kind == "shape":
-        return gots is not None and any(
-            isinstance(gots[i], np.ndarray)
-            and (expected := corrects[i]) is not None
-            and gots[i].shape != expected.shape
-            and (m.predict is None or _predicted_shape(m, record, i) == gots[i].shape)
-            for i in indices
-        )
-    return False
+    found = []
+    for i in range(max(indices.start, 0), min(indices.stop, len(corrects))):
+        got, expected = gots[i], corrects[i]
+        if expected is None:
+            continue
+        if m.predict is not None:
+            if form(got) != form(expected) and _predicted_form(m, record, i) == form(got):
+                found.append(i)
+        elif (m.kind == "type" and not isinstance(got, np.ndarray)) or (
+            m.kind == "shape" and isinstance(got, np.ndarray) and got.shape != expected.shape
+        ):
+            found.append(i)
+    return found
 
 
-def _predicted_shape(m: Misconception, record: CallRecord, output: int) -> tuple[int, ...] | None:
-    """The shape a "shape" entry's predictor gives one output (never broadcast), or None."""
+def _predicted_form(m: Misconception, record: CallRecord, output: int) -> tuple[int, ...] | str:
+    """The form a "shape"/"type" entry's predictor gives one output (never broadcast)."""
     if m.predict is None:
-        return None
+        return "-"
     try:
         with np.errstate(all="ignore"):
             raw = m.predict(copy_value(record.args), copy_value(record.correct), None)
     except Exception:
-        return None  # a predictor that does not fit these inputs
+        return "-"  # a predictor that does not fit these inputs
     items = (raw,) if isinstance(record.correct, np.ndarray) else _lined_up(raw, record.correct)
-    if not isinstance(items, (tuple, list)) or output >= len(items):
-        return None
-    item = items[output]
-    return item.shape if isinstance(item, np.ndarray) else None
+    if not isinstance(items, (tuple, list)) or output >= len(items) or items[output] is None:
+        return "-"
+    return form(items[output])
+
+
+def _structural_cover(
+    records: Sequence[CallRecord], catalogue: Sequence[Misconception]
+) -> list[tuple[str, str]]:
+    """(test, misconception id) for the shape and type mistakes of the calls.
+
+    The outputs of wrong shape or type are shared out greedily, as wrong values are: the
+    entry whose prediction explains the most of them wins them, so db of shape (1, 1) on
+    every call is "summed over everything", not also "summed over units" on the calls
+    where m = 1 makes the two look alike. Entries without a prediction ("the shape
+    changed") take only what no prediction explains.
+    """
+    order = {m.id: i for i, m in enumerate(catalogue)}
+    entries = [m for m in catalogue if m.kind in ("shape", "type")]
+    claims = {
+        m.id: {(r, i) for r, record in enumerate(records) for i in _form_items(m, record)}
+        for m in entries
+    }
+    predicting = [m.id for m in entries if m.predict is not None]
+    found: list[tuple[str, str]] = []
+    left = set().union(*claims.values()) if claims else set()
+    while True:
+        best = max(predicting, key=lambda i: (len(claims[i] & left), -order[i]), default=None)
+        if best is None or not claims[best] & left:
+            break
+        found.extend((records[r].test, best) for r, _ in claims[best] & left)
+        left -= claims[best]
+    for m in entries:
+        if m.predict is None:
+            found.extend((records[r].test, m.id) for r, _ in claims[m.id] & left)
+    return found
 
 
 # --- value mistakes --------------------------------------------------------------------------
@@ -377,11 +432,13 @@ def diagnose(
     The overall set is the union. Tests whose calls were all correct map to ().
     """
     found: dict[str, set[str]] = {r.test: set() for r in records}
-    # Structural mistakes (type, shape, mutation) are facts of each call.
+    # Mutations are facts of each call; shapes and types are shared out like values.
     for record in records:
         for m in catalogue:
-            if m.kind != "value" and _structural(m, record):
+            if m.kind == "mutation" and _structural(m, record):
                 found[record.test].add(m.id)
+    for test, mid in _structural_cover(records, catalogue):
+        found[test].add(mid)
     # Value mistakes: greedy cover of the wrong elements across all calls and outputs.
     value_ms = [m for m in catalogue if m.kind == "value" and m.predict is not None]
     evidence = [e for i, r in enumerate(records) for e in _value_evidence(r, value_ms, i)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 
 from grader.counterexample import Counterexample
@@ -164,6 +165,9 @@ def missing_function_message(
         return (
             f"{function} is defined but is not a function ({state.removeprefix('not callable: ')})."
         )
+    failed = failed_definition(function, report)
+    if failed is not None:
+        return _lost_definition_message(function, failed)
     candidates = [name for name in report.defined_callables if name not in others]
     close = difflib.get_close_matches(function, candidates, n=1, cutoff=0.6)
     errors = [c for c in report.cells if c.status == "error"]
@@ -198,6 +202,49 @@ def function_subtotals(results: Sequence[TestResult], inherited: Mapping[str, st
     return lines
 
 
+def failed_definition(function: str, report: LoadReport) -> CellError | None:
+    """The failed statement (or cell that did not compile) that would have defined it."""
+    return next((e for c in report.cells for e in c.errors if function in e.binds), None)
+
+
+def _lost_definition_message(function: str, error: CellError) -> str:
+    where = f"cell {error.cell}: {error.ename}" + (f" at line {error.line}" if error.line else "")
+    what = f"{where}: {error.evalue}".rstrip(": ")
+    if error.ename in ("ModuleNotFoundError", "ImportError"):
+        return (
+            f"{function} is not defined: your notebook imports it, and that import failed "
+            f"({what}). Define {function} in a cell of your notebook: the file it is "
+            "imported from is not there when grading."
+        )
+    if error.ename in ("SyntaxError", "IndentationError", "TabError"):
+        return (
+            f"{function} is not defined: the cell that defines it did not run ({what}). "
+            "Fix that line and resubmit."
+        )
+    return f"{function} is not defined: the statement that defines it failed ({what})."
+
+
+def wrong_notebook_message(title: str, functions: Sequence[str], report: LoadReport) -> str | None:
+    """When nothing of the assignment is there (no function defined, imported, failed to
+    define, or named closely) but other functions are: most likely another notebook."""
+    if report.failure or any(report.functions.get(f, "missing") != "missing" for f in functions):
+        return None
+    if any(failed_definition(f, report) is not None for f in functions):
+        return None
+    if any(difflib.get_close_matches(f, report.defined_callables, cutoff=0.6) for f in functions):
+        return None
+    defined = [name for name in report.defined_callables if not name[:1].isupper()][:6]
+    if not defined:
+        return None  # an unfinished notebook, not another one
+    expected = ", ".join(functions)
+    found = f" It defines {', '.join(defined)}."
+    return (
+        f"This does not look like the {title} notebook: it defines none of the functions "
+        f"this assignment grades ({expected}).{found} Check that you submitted the right "
+        "file, with the function names from the template."
+    )
+
+
 def shared_failure(results: Sequence[TestResult]) -> str | None:
     """When every test failed with the same message (a stub, a crash), say it once up top."""
     if not results or any(r.status == "passed" for r in results):
@@ -205,6 +252,34 @@ def shared_failure(results: Sequence[TestResult]) -> str | None:
     # Each output is "Checks: <what>" then the failure; compare the failures only.
     failures = {r.output.split("\n", 1)[-1] for r in results}
     return f"Every test failed the same way: {failures.pop()}" if len(failures) == 1 else None
+
+
+# "linear_backward raised ValueError: ... (cell 3, line 12: `...`)": the same raise on
+# different inputs has different messages but the same function, exception and line.
+RAISED = re.compile(r"^(\S+ raised \w+)\b(?:.*(\(cell \d+, line \d+))?")
+
+
+def main_failure(results: Sequence[TestResult]) -> str | None:
+    """The reason most failed tests share ("13 of 14 tests failed: f raised ValueError
+    ..."), or None when the failures have no common cause (or every one is the same text,
+    which ``shared_failure`` says)."""
+    failed = [r for r in results if r.status != "passed"]
+    if len(failed) < 2 or shared_failure(results):
+        return None
+    firsts = [[*r.output.split("\n"), ""][1] for r in failed]
+    keys = []
+    for line in firsts:
+        match = RAISED.match(line)
+        keys.append(match.group(1) + (match.group(2) or "") if match else line)
+    counts = Counter(keys)
+    key, count = counts.most_common(1)[0]
+    if count < 2 or 2 * count <= len(failed) or not key:
+        return None
+    reason = firsts[keys.index(key)]
+    head = f"{len(failed)} of {len(results)} tests failed"
+    if count == len(failed):
+        return f"{head}: {reason}"
+    return f"{head}; {count} of them: {reason}"
 
 
 def overall_message(
@@ -228,7 +303,7 @@ def overall_message(
     max_score = sum(r.max_score for r in results)
     lines = [f"{assignment}: {score:g}/{max_score:g} points."]
     lines.extend(function_subtotals(results, inherited or {}))
-    problem = problem or shared_failure(results)
+    problem = problem or shared_failure(results) or main_failure(results)
     if problem:
         lines.append(problem)
     if found:

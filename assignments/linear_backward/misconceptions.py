@@ -50,6 +50,21 @@ def _db_over_units(args, correct, got):
     return None, None, np.sum(dZ, axis=0, keepdims=True) / m
 
 
+def _db_summed_over_everything(args, correct, got):
+    dZ, _, _, _, m = _parts(args)
+    return None, None, np.sum(dZ, keepdims=True) / m
+
+
+def _db_summed_to_scalar(args, correct, got):
+    dZ, _, _, _, m = _parts(args)
+    return None, None, np.sum(dZ) / m
+
+
+def _db_squeezed(args, correct, got):
+    dZ, _, _, _, m = _parts(args)
+    return None, None, np.squeeze(np.sum(dZ, axis=1, keepdims=True)) / m
+
+
 def _dW_transposed(args, correct, got):
     dZ, A_prev, _, _, m = _parts(args)
     return None, A_prev @ dZ.T / m, None
@@ -124,6 +139,45 @@ CATALOGUE = [
         kind="shape",
         output=2,
         predict=_db_over_units,
+    ),
+    Misconception(
+        id="db-summed-over-everything",
+        title="db sums all of dZ into one (1, 1) value (the axis is missing)",
+        explanation=(
+            "Your db has shape (1, 1) whatever the layer: np.sum(dZ, keepdims=True) adds up "
+            "every entry of dZ, all units and all examples together. b has one bias per unit, "
+            "so db needs one sum per unit, over the examples (the columns): "
+            "db = np.sum(dZ, axis=1, keepdims=True) / m, of shape (n, 1)."
+        ),
+        kind="shape",
+        output=2,
+        predict=_db_summed_over_everything,
+    ),
+    Misconception(
+        id="db-squeezed",
+        title="np.squeeze turns db into a float (n = 1) or a 1-d array (n > 1)",
+        explanation=(
+            "np.squeeze drops every axis of length 1: db of shape (n, 1) becomes (n,), and "
+            "for a layer of one unit a single float. db must keep the shape of b, (n, 1): "
+            "db = np.sum(dZ, axis=1, keepdims=True) / m, without np.squeeze (the course "
+            "squeezes only the cost, a single number)."
+        ),
+        kind="shape",
+        output=2,
+        predict=_db_squeezed,
+    ),
+    Misconception(
+        id="db-summed-to-scalar",
+        title="db is a single number: np.sum(dZ) adds up all of dZ",
+        explanation=(
+            "Your db is one float, not an array: np.sum(dZ) / m sums every entry of dZ, all "
+            "units and all examples together. b has one bias per unit, so db needs one sum "
+            "per unit over the examples, kept as a column: "
+            "db = np.sum(dZ, axis=1, keepdims=True) / m, of shape (n, 1)."
+        ),
+        kind="type",
+        output=2,
+        predict=_db_summed_to_scalar,
     ),
     Misconception(
         id="dW-transposed",

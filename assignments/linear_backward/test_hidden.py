@@ -17,6 +17,7 @@ import pytest
 from grader.authoring import MismatchError, assert_close, assert_unchanged, note, require_array
 
 OUTPUTS = ("dA_prev", "dW", "db")
+SHAPES = ("(n_prev, m)", "(n, n_prev)", "(n, 1)")  # of A_prev, W and b
 
 
 def make_inputs(seed, n, n_prev, m, *, dtype=np.float64):
@@ -43,7 +44,10 @@ def unpack(result):
             "type",
             f"linear_backward should return the tuple (dA_prev, dW, db), but it returned {what}.",
         )
-    return tuple(require_array(value, name) for value, name in zip(result, OUTPUTS, strict=True))
+    return tuple(
+        require_array(value, name, shape=shape)
+        for value, name, shape in zip(result, OUTPUTS, SHAPES, strict=True)
+    )
 
 
 def db_values(db, expected):
@@ -162,9 +166,7 @@ def test_db_shape(linear_backward):
     """db has the shape of b, (n, 1): a column, not a 1-d array."""
     dZ, cache = make_inputs(84, 2, 3, 4)
     _, _, db = unpack(linear_backward(dZ, cache))
-    assert db.shape == (2, 1), (
-        f"db has shape {db.shape}, expected {(2, 1)}: the shape of b (n, 1)."
-    )
+    assert db.shape == (2, 1), f"db has shape {db.shape}, expected {(2, 1)}: the shape of b (n, 1)."
 
 
 @pytest.mark.points(4)

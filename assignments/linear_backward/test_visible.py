@@ -19,7 +19,11 @@ DZ = np.array([[1.0, 3.0]])
 def outputs(result):
     if not isinstance(result, (tuple, list)) or len(result) != 3:
         raise MismatchError("type", "linear_backward should return the tuple (dA_prev, dW, db).")
-    return tuple(require_array(v, n) for v, n in zip(result, ("dA_prev", "dW", "db"), strict=True))
+    shapes = ("(n_prev, m)", "(n, n_prev)", "(n, 1)")  # of A_prev, W and b
+    return tuple(
+        require_array(v, n, shape=s)
+        for v, n, s in zip(result, ("dA_prev", "dW", "db"), shapes, strict=True)
+    )
 
 
 def call(linear_backward):

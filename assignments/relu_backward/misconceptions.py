@@ -132,8 +132,7 @@ CATALOGUE = [
         id="not-ndarray",
         title="The result is not a numpy array",
         explanation=(
-            "Return a numpy.ndarray (e.g. np.where(Z > 0, dA, 0)), not a list, a scalar, "
-            "or None."
+            "Return a numpy.ndarray (e.g. np.where(Z > 0, dA, 0)), not a list, a scalar, or None."
         ),
         kind="type",
     ),

@@ -98,9 +98,7 @@ def test_large_inputs(sigmoid_backward, reference):
 @pytest.mark.tags("positive", "negative")
 def test_float32_inputs(sigmoid_backward, reference):
     """float32 inputs, compared with a float32 tolerance (a float64 result is only a note)."""
-    check_values(
-        sigmoid_backward, reference, *make_inputs(57, (8, 3), scale=2.0, dtype=np.float32)
-    )
+    check_values(sigmoid_backward, reference, *make_inputs(57, (8, 3), scale=2.0, dtype=np.float32))
 
 
 @pytest.mark.points(5)

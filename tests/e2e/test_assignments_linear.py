@@ -17,6 +17,12 @@ of dA_prev 4, of dW 4, of db 4, dZ unchanged 4, cache unchanged 5.
 - db without keepdims is graded on its values, so only its shape test fails: 96;
 - returning (dW, db) scores 0; mutating dZ costs 4 and the cache 5; dividing dZ in place
   first is dA_prev averaged (55) and dZ mutated (4): 51.
+- db summed over everything, shape (1, 1), is right only for one unit (n = 1): it fails
+  like the wrong axis but passes the single-unit test: 51 + 5 = 56;
+- db summed into one float fails every test (each needs three arrays): 0;
+- db squeezed is (n,) for n > 1 (graded on values, its shape test fails: 4) and a float for
+  n = 1 (the single-unit test fails: 5): 91;
+- db reshaped to (3, 1) raises for every n but 3, so only the four n = 3 tests pass: 45.
 """
 
 from __future__ import annotations
@@ -49,6 +55,10 @@ CASES = [
     ("mutates_dZ.py", 96, ("mutates-dZ",)),
     ("mutates_cache.py", 95, ("mutates-cache",)),
     ("divides_dZ_in_place.py", 51, ("dA-prev-divided-by-m", "mutates-dZ")),
+    ("db_summed_over_everything.py", 56, ("db-summed-over-everything",)),
+    ("db_summed_to_scalar.py", 0, ("db-summed-to-scalar",)),
+    ("db_squeezed.py", 91, ("db-squeezed",)),
+    ("db_reshaped_to_test_case.py", 45, ()),
 ]
 
 
@@ -98,6 +108,50 @@ def test_db_without_keepdims_is_graded_on_values_with_a_note(tmp_path: Path) -> 
     assert shape.status == "failed"
     assert "db has shape (2,), expected (2, 1): the shape of b (n, 1)." in shape.output
     assert "keepdims=True" in shape.output
+
+
+def test_db_summed_over_everything_keeps_the_dimensions_that_tell_it_apart(
+    tmp_path: Path,
+) -> None:
+    """m = 1 makes np.sum(dZ, keepdims=True) look like the wrong axis, (1, m) = (1, 1): the
+    diagnosis goes by every call, and the counterexample keeps n and m above 1."""
+    result = grade_copy(tmp_path, "db_summed_over_everything.py")
+    single = next(t for t in result.tests if t.name == "test_single_example")
+    assert single.misconceptions == ("db-summed-over-everything",)
+    example = result.output.split("[db-summed-over-everything]", 1)[1]
+    lines = example.splitlines()
+    assert lines[1].startswith("    Smallest input that shows it: dZ = [[")
+    dZ_rows = lines[1].split("dZ = ", 1)[1].split(", cache")[0]
+    assert dZ_rows.count("[") == 3  # two rows (n = 2) ...
+    assert dZ_rows.split("]")[0].count(",") == 1  # ... of two examples (m = 2)
+    assert lines[2].strip().startswith("db: expected an array of shape (2, 1): ")
+    assert lines[3].strip().startswith("db: got      an array of shape (1, 1): ")
+
+
+def test_db_as_a_float_names_db_not_the_tuple(tmp_path: Path) -> None:
+    result = grade_copy(tmp_path, "db_summed_to_scalar.py")
+    assert "Every test failed the same way: db is a float, expected a numpy.ndarray of shape " in (
+        result.output
+    )
+    assert "not-a-tuple-of-arrays" not in result.output
+    assert "      db: got      a single number (float64): " in result.output
+
+
+def test_squeezed_db_is_one_mistake_not_two(tmp_path: Path) -> None:
+    """(n,) on most calls and a float where n = 1: np.squeeze, not a missing keepdims."""
+    result = grade_copy(tmp_path, "db_squeezed.py")
+    single_unit = next(t for t in result.tests if t.name == "test_single_unit")
+    assert "db is a float, expected a numpy.ndarray of shape (n, 1)." in single_unit.output
+    assert single_unit.misconceptions == ("db-squeezed",)
+    assert "db: got      a single number (float64): " in result.output
+
+
+def test_the_main_reason_of_a_partial_failure_is_said_up_top(tmp_path: Path) -> None:
+    result = grade_copy(tmp_path, "db_reshaped_to_test_case.py")
+    assert result.output.splitlines()[1] == (
+        "10 of 14 tests failed: linear_backward raised ValueError: cannot reshape array of "
+        "size 1 into shape (3,1) (cell 1, line 10: `db = np.sum(dZ, axis=1).reshape(3, 1) / m`)"
+    )
 
 
 def test_wrong_axis_is_not_called_keepdims(tmp_path: Path) -> None:

@@ -232,7 +232,7 @@ def test_stub_feedback_says_replace_the_stub(grade_fixture: Grade) -> None:
 def test_returning_none_asks_about_return(grade_fixture: Grade) -> None:
     _, document = grade_fixture("returns_none.ipynb")
     test = next(t for t in document["tests"] if t["name"] == "test_returns_ndarray")
-    assert "the function returned None (did you forget `return`?)" in test["output"]
+    assert "dZ is None (did you forget `return`?), expected a numpy.ndarray." in test["output"]
 
 
 def test_mutation_feedback(grade_fixture: Grade) -> None:

@@ -109,3 +109,31 @@ def test_javascript_and_html_cells_are_skipped_harmlessly(tmp_path: Path) -> Non
     assert [c["cell"] for c in document["extra_data"]["cells"]] == [3, 4]
     assert "cell 1: %%javascript cell not run (only Python cells are graded)" in document["output"]
     assert "cell 2: %%html cell not run (only Python cells are graded)" in document["output"]
+
+
+# --- messages found on real notebooks -----------------------------------------------------
+
+
+def test_a_notebook_of_another_course_is_called_the_wrong_notebook(tmp_path: Path) -> None:
+    document = grade(tmp_path, "another_course_python_basics.ipynb")
+    assert document["score"] == 0
+    message = (
+        "This does not look like the Linear layer backward pass notebook: it defines none of "
+        "the functions this assignment grades (linear_backward). It defines basic_sigmoid, "
+        "image2vector, normalize_rows, sigmoid_derivative, softmax. Check that you submitted "
+        "the right file, with the function names from the template."
+    )
+    assert document["output"].splitlines()[1] == message
+    assert all(t["output"].endswith(f"Not graded: {message}") for t in document["tests"])
+
+
+def test_a_function_imported_from_a_missing_course_file_says_so(tmp_path: Path) -> None:
+    document = grade(tmp_path, "imports_graded_function_from_course_file.ipynb", "relu_backward")
+    assert document["score"] == 0
+    assert document["output"].splitlines()[1] == (
+        "relu_backward is not defined: your notebook imports it, and that import failed "
+        "(cell 2: ModuleNotFoundError at line 2: No module named 'dnn_utils'). Define "
+        "relu_backward in a cell of your notebook: the file it is imported from is not there "
+        "when grading."
+    )
+    assert "Did you rename it?" not in document["output"]

@@ -8,6 +8,7 @@ submission whose calls time out, crash or raise, or whose cells failed to load.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from grader import api
 from grader.results import GradingResult
 from grader.sandbox import (
     CallOutcome,
+    CellError,
     CellRun,
     Crashed,
     Frame,
@@ -208,7 +210,7 @@ def test_returning_a_list_fails_every_test_as_a_type_problem(
 ) -> None:
     result = grade_with(prepared, FakeSandbox(lambda da, z: correct(da, z).tolist()))
     test = next(t for t in result.tests if t.name == "test_returns_ndarray")
-    assert "dZ should be a numpy.ndarray, but the function returned list." in test.output
+    assert "dZ is a list, expected a numpy.ndarray." in test.output
 
 
 def test_timeouts_fail_with_the_limit_named(prepared: api.PreparedAssignment) -> None:
@@ -350,3 +352,46 @@ def test_chain_rule_failures_are_exactly_the_negative_side(
     result = grade_with(prepared, FakeSandbox(lambda da, z: np.where(z > 0, da, 0.01)))
     assert failing(result) == NEGATIVE_SIDE
     assert not failing(result) & PROPERTIES
+
+
+def test_a_function_lost_with_its_cell_names_that_cell(prepared: api.PreparedAssignment) -> None:
+    """The cell that defines it did not compile: that cell, not a guess among all errors."""
+    error = CellError(3, "SyntaxError", "'(' was never closed", (Frame(3, 4, "<module>", ""),))
+    cells = [
+        CellRun(1, "error", "ModuleNotFoundError", "No module named 'torch'", errors=()),
+        CellRun(
+            3,
+            "error",
+            error.ename,
+            error.evalue,
+            error.frames,
+            errors=(replace(error, binds=("leaky_relu_backward", "helper")),),
+        ),
+    ]
+    result = grade_with(prepared, FakeSandbox(None, cells=cells))
+    assert result.output.splitlines()[1] == (
+        "leaky_relu_backward is not defined: the cell that defines it did not run (cell 3: "
+        "SyntaxError at line 4: '(' was never closed). Fix that line and resubmit."
+    )
+
+
+def test_an_unfinished_notebook_is_not_called_another_notebook(
+    prepared: api.PreparedAssignment,
+) -> None:
+    """Nothing defined at all is an unfinished notebook; the usual message stays."""
+    result = grade_with(prepared, FakeSandbox(None, cells=[CellRun(1, "ok")]))
+    assert "leaky_relu_backward is not defined in your submission." in result.output
+    assert "does not look like" not in result.output
+
+
+def test_other_functions_and_no_trace_of_the_assignment_is_another_notebook(
+    prepared: api.PreparedAssignment,
+) -> None:
+    fake = FakeSandbox(None, defined=["softmax", "image2vector", "Model"])
+    result = grade_with(prepared, fake)
+    assert result.output.splitlines()[1] == (
+        f"This does not look like the {prepared.assignment.title} notebook: it defines none "
+        "of the functions this assignment grades (leaky_relu_backward). It defines softmax, "
+        "image2vector. Check that you submitted the right file, with the function names from "
+        "the template."
+    )
