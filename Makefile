@@ -29,6 +29,7 @@ install: $(VENV)/.installed ## create .venv/ with the grader and its dev tools
 
 grade: $(VENV)/.installed ## grade the example submissions into out/
 	@mkdir -p $(OUT)
+	@$(BIN)/grader doctor --summary
 	@for f in $(EXAMPLES)/*.ipynb $(EXAMPLES)/*.py; do \
 		[ -e "$$f" ] || continue; \
 		name=$$(basename "$${f%.*}"); \

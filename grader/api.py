@@ -74,10 +74,17 @@ def start_student_process(
     *,
     provided: Mapping[str, Path] | None = None,
 ) -> Sandbox:
-    """The real sandbox: a zygote's fork under bwrap (its own zygote), or the fallback's child."""
+    """The real sandbox: a zygote's fork under bwrap (its own zygote), else a fresh child
+    (confined by Landlock and seccomp under ``landlock``)."""
     if backend == "bwrap":
         return ZygoteStudentProcess(cells, functions, limits=limits, provided=provided)
-    return StudentProcess(cells, functions, backend="none", limits=limits, provided=provided)
+    return StudentProcess(
+        cells,
+        functions,
+        backend="landlock" if backend == "landlock" else "none",
+        limits=limits,
+        provided=provided,
+    )
 
 
 class ZygoteSandboxes:
@@ -225,12 +232,17 @@ def prepare_assignment(
 
 
 def resolve_sandbox(choice: BackendChoice) -> SandboxInfo:
-    """The isolation that will run, or SandboxUnavailableError when ``bwrap`` was demanded."""
+    """The isolation that will run, or SandboxUnavailableError when the one demanded cannot."""
     try:
         return _resolve_backend(choice)
     except ValueError as exc:
+        fix = (
+            "install bubblewrap (sudo apt-get install bubblewrap)"
+            if choice == "bwrap"
+            else "grade on Linux 5.13+ with Landlock enabled (see `grader doctor`)"
+        )
         raise SandboxUnavailableError(
-            str(exc), "install bubblewrap, or use --sandbox auto to fall back"
+            str(exc), f"{fix}, or use --sandbox auto for the strongest one available"
         ) from exc
 
 

@@ -19,6 +19,7 @@ from grader.report import (
     write_json_atomically,
 )
 from grader.results import GradingResult
+from grader.sandbox import BACKEND_CHOICES
 
 # The other commands' modules are imported by their handlers: `grader grade` starts its
 # sandbox sooner without them (batch alone, with tqdm and the HTML report, is ~0.06 s).
@@ -74,9 +75,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--assignment", help="assignment name (see `grader list`)")
         sub.add_argument(
             "--sandbox",
-            choices=["auto", "bwrap", "none"],
+            choices=list(BACKEND_CHOICES),
             default="auto",
-            help="isolation: auto picks bwrap when it works (default: auto)",
+            help="isolation: auto picks bwrap, else landlock, else none (default: auto)",
         )
 
     commands.add_parser("list", help="list the available assignments")
@@ -89,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--assignment", help="assignment name (see `grader list`)")
     gradescope.add_argument("--out", type=Path, required=True, help="the zip to write")
     release.add_argument("--out", type=Path, required=True, help="a new (or empty) folder")
+    doctor = commands.add_parser(
+        "doctor", help="which sandboxes this machine offers, why not the others, the limits"
+    )
+    doctor.add_argument("--assignment", help="show this assignment's limits (default: defaults)")
+    doctor.add_argument(
+        "--summary", action="store_true", help="one line: the backend that grades (make grade)"
+    )
     new = commands.add_parser("new", help="scaffold a new assignment that grades at once")
     new.add_argument("name", help="assignment name: a Python identifier")
     return parser
@@ -207,6 +215,17 @@ def _batch(args: argparse.Namespace) -> ExitCode:
     return ExitCode.INTERNAL_ERROR if summary.internal_errors else ExitCode.OK
 
 
+def _doctor(args: argparse.Namespace) -> ExitCode:
+    from grader.doctor import diagnose, limits_of, render, summary_line
+
+    found = diagnose(limits_of(args.assignment))
+    if args.summary:
+        print(summary_line(found))
+    else:
+        sys.stdout.write(render(found))
+    return ExitCode.OK
+
+
 def _list(args: argparse.Namespace) -> ExitCode:
     for name in list_assignments():
         print(f"{name}\t{load_assignment(name).title}")
@@ -218,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     handlers = {"grade": _grade, "check": _check, "batch": _batch, "list": _list}
-    handlers.update(export=_export, release=_release, new=_new)
+    handlers.update(export=_export, release=_release, new=_new, doctor=_doctor)
     try:
         return int(handlers[args.command](args))
     except GraderError as exc:

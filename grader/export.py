@@ -14,9 +14,10 @@ where the student's files sit in ``/autograder/submission/`` and it expects
                     references)
 
 The submission runs in the same container as the reference and the hidden tests, so the
-run uses the sandbox (bwrap when it works there, else the fallback and its warning), and
-``run_autograder`` makes ``source/`` readable by root only: the fallback drops the
-student's process to ``nobody``, which then cannot read it.
+run uses the strongest sandbox that works there: bwrap, else landlock (Landlock + seccomp:
+no user namespace needed, which Gradescope's Docker containers usually refuse), else the
+fallback and its warning. ``run_autograder`` also makes ``source/`` readable by root only:
+landlock and the fallback drop the student's process to ``nobody``, which then cannot read it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from grader.assignments import Assignment, GradedFunction, load_assignment
 from grader.errors import AssignmentError
 from grader.report import write_json_atomically
 from grader.results import GradingResult
-from grader.sandbox import BackendChoice
+from grader.sandbox import BACKEND_CHOICES, BackendChoice
 from grader.submission import Submission, read_submission
 
 ROOT_ENV = "GRADER_AUTOGRADER_ROOT"  # overrides /autograder, for tests and local dry runs
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="grade the Gradescope submission folder")
     run.add_argument("--root", type=Path, default=None, help=f"default: ${ROOT_ENV} or /autograder")
     run.add_argument("--assignment", required=True)
-    run.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto")
+    run.add_argument("--sandbox", choices=list(BACKEND_CHOICES), default="auto")
     args = parser.parse_args(argv)
     root = args.root or Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
     result = run_autograder(root, args.assignment, sandbox=cast(BackendChoice, args.sandbox))

@@ -23,7 +23,12 @@ from grader.sandbox.outcomes import (
     SandboxInfo,
     TimedOut,
 )
-from grader.sandbox.parent import BackendChoice, StudentProcess, resolve_backend
+from grader.sandbox.parent import (
+    BACKEND_CHOICES,
+    BackendChoice,
+    StudentProcess,
+    resolve_backend,
+)
 from grader.sandbox.protocol import Opaque
 
 
@@ -49,6 +54,7 @@ class Sandbox(Protocol):
 
 
 __all__ = [
+    "BACKEND_CHOICES",
     "BackendChoice",
     "CallOutcome",
     "CellError",

@@ -6,7 +6,11 @@ standard library, numpy and ``protocol`` (a structural test enforces this), beca
 grader package, the reference and the hidden tests do not exist inside the sandbox.
 
 Usage (by ``parent.py`` only): ``python child.py REQUEST_FD RESPONSE_FD LIMITS_JSON``; under
-bwrap, ``zygote.py`` imports it once and calls ``run`` in each child it forks.
+bwrap, ``zygote.py`` imports it once and calls ``run`` in each child it forks. The portable
+child (macOS, Windows, ``GRADER_PORTABLE=1``) is ``python child.py stdio stdio LIMITS_JSON``:
+the protocol runs over its stdin and stdout, and nothing Linux-only is touched (no rlimits,
+prctl, ``/proc``, fork or SIGALRM; the time limits are a timer thread's and the trusted
+side's wall clock).
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ import importlib
 import json
 import linecache
 import os
+import platform
 import random
-import resource
 import signal
 import sys
+import threading
 import time
 import traceback
 from types import FrameType, TracebackType
@@ -31,9 +36,15 @@ from typing import Any
 
 import numpy as np
 
+try:  # POSIX only: the portable child (macOS, Windows) sets no rlimits
+    import resource
+except ImportError:  # pragma: no cover - exercised with the module blocked
+    resource = None  # type: ignore[assignment]
+
 try:  # imported as grader.sandbox.child by the project's own tests
-    from . import protocol
-except ImportError:  # run as a script inside the sandbox, next to a copy of protocol.py
+    from . import landlock, protocol
+except ImportError:  # run as a script inside the sandbox, next to copies of both
+    import landlock  # type: ignore[no-redef,import-not-found]
     import protocol  # type: ignore[no-redef,import-not-found]
 
 EVALUE_CAP = 500  # characters of an exception message sent back
@@ -49,8 +60,9 @@ PR_SET_NO_NEW_PRIVS = 38
 CAPABILITY_VERSION_3 = 0x20080522
 CAP_DAC_READ_SEARCH = 2
 # keyctl(2) has no libc wrapper: its syscall number per architecture (-1: unknown here).
-SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine, -1)
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(platform.machine(), -1)
 KEYCTL_JOIN_SESSION_KEYRING = 1
+SETUP_FAILED = 70  # exit status when the sandbox could not be set up (EX_SOFTWARE)
 
 
 class _CapHeader(ctypes.Structure):
@@ -363,10 +375,51 @@ def link_provided(folder: str) -> None:
             os.symlink(os.path.join(folder, name), os.path.join(cwd, name))
 
 
+class _TimerAlarm:
+    """The portable child's alarm: a timer thread raises SoftTimeoutError in the main thread.
+
+    Python delivers it between bytecodes, so a pure-Python loop is interrupted as SIGALRM
+    would interrupt it; a long call inside C (or a sleep) is ended by the trusted side's
+    deadline instead, as a timeout.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.thread_id = threading.get_ident()
+        self.lock = threading.Lock()
+        self.done = False
+        self.fired = False
+        self.timer = threading.Timer(seconds, self._fire)
+        self.timer.daemon = True
+
+    def _fire(self) -> None:
+        with self.lock:
+            if not self.done:
+                self.fired = True
+                _raise_in_thread(self.thread_id, SoftTimeoutError)
+
+    def __enter__(self) -> _TimerAlarm:
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self.lock:
+            self.done = True
+            self.timer.cancel()
+            if self.fired:  # not delivered yet: it must not surface outside the call
+                _raise_in_thread(self.thread_id, None)
+
+
+def _raise_in_thread(thread_id: int, exc: type[BaseException] | None) -> None:
+    """Raise ``exc`` asynchronously in a thread (None clears a pending one); CPython's API."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None
+    )
+
+
 class Child:
     """The request loop: one namespace (the notebook's globals) and two pipe descriptors."""
 
-    def __init__(self, request_fd: int, response_fd: int) -> None:
+    def __init__(self, request_fd: int, response_fd: int, *, portable: bool = False) -> None:
         self.request_fd = request_fd
         self.response_fd = response_fd
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
@@ -374,12 +427,16 @@ class Child:
         shell = NotebookShell()
         builtins.get_ipython = lambda: shell  # type: ignore[attr-defined]
         self.wall_factor = 1.0  #: see ``Limits.wall_factor``; each request says it
+        self.portable = portable  #: no SIGALRM or /proc: a timer thread keeps the limits
 
     def send(self, header: dict[str, Any], blobs: list[bytes] | None = None) -> None:
         protocol.write_frame(self.response_fd, header, blobs)
 
     def run_with_alarm(self, seconds: float, func: Any, *args: Any) -> Any:
         """``func(*args)``, interrupted once it has used ``seconds`` (``protocol.LimitClock``)."""
+        if self.portable:
+            with _TimerAlarm(seconds):
+                return func(*args)
         clock = protocol.LimitClock(seconds, self.wall_factor, protocol.OWN_SCHEDSTAT)
 
         def on_alarm(signum: int, frame: FrameType | None) -> None:
@@ -566,9 +623,31 @@ def join_new_session_keyring() -> bool:
     return int(keyctl(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)) >= 0
 
 
+def _stdio_pipes() -> tuple[int, int]:
+    """The portable child's protocol descriptors: its stdin and stdout, moved aside.
+
+    The submission then reads an empty stdin, and its prints (fd 1) go to stderr, which the
+    trusted side drains and caps: nothing it prints can reach the protocol.
+    """
+    request_fd, response_fd = os.dup(0), os.dup(1)
+    if sys.platform == "win32":
+        import msvcrt
+
+        for fd in (request_fd, response_fd):
+            msvcrt.setmode(fd, os.O_BINARY)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    return request_fd, response_fd
+
+
 def main(argv: list[str]) -> None:
-    request_fd, response_fd = int(argv[1]), int(argv[2])
     limits = json.loads(argv[3])
+    if argv[1] == "stdio":
+        request_fd, response_fd = _stdio_pipes()
+        run(request_fd, response_fd, limits)
+    request_fd, response_fd = int(argv[1]), int(argv[2])
     # Best effort: where keyctl is refused (a seccomp profile), the submission cannot add keys.
     join_new_session_keyring()
     if limits.get("supervise"):
@@ -585,15 +664,33 @@ def main(argv: list[str]) -> None:
     run(request_fd, response_fd, limits)
 
 
+def confine(policy: Any) -> None:
+    """The ``landlock`` backend: Landlock + seccomp, after the rlimits, before any student code.
+
+    After ``join_new_session_keyring`` (seccomp then forbids keyctl). A kernel that refuses
+    ends the process here: the submission never runs unconfined by mistake.
+    """
+    if not isinstance(policy, dict):
+        return
+    try:
+        landlock.restrict(policy)
+    except OSError as exc:
+        os.write(2, f"sandbox set-up failed: {exc}\n".encode(errors="replace"))
+        os._exit(SETUP_FAILED)
+
+
 def run(request_fd: int, response_fd: int, limits: dict[str, Any]) -> None:
     """Apply the limits, seed, serve one submission, and exit (never returns).
 
     Also the entry point of each child the zygote forks (``zygote.py``).
     """
-    apply_limits(limits)
+    portable = bool(limits.get("portable"))
+    if not portable:
+        apply_limits(limits)
+        confine(limits.get("landlock"))
     random.seed(SEED)
     np.random.seed(SEED)
-    Child(request_fd, response_fd).serve()
+    Child(request_fd, response_fd, portable=portable).serve()
     sys.stdout.flush()
     sys.stderr.flush()
     # Skip atexit handlers and thread joins the submission may have registered.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import select
 import shutil
 import signal
@@ -27,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from grader.sandbox import protocol
+from grader.sandbox import landlock, protocol
 from grader.sandbox.cgroup import RunCgroup, cgroup_problem, create_run_cgroup
 from grader.sandbox.limits import Limits
 from grader.sandbox.outcomes import (
@@ -43,14 +44,15 @@ from grader.sandbox.outcomes import (
     TimedOut,
 )
 
-Backend = Literal["bwrap", "none"]
-BackendChoice = Literal["auto", "bwrap", "none"]
+Backend = Literal["bwrap", "landlock", "none"]
+BackendChoice = Literal["auto", "bwrap", "landlock", "none"]
+BACKEND_CHOICES = ("auto", "bwrap", "landlock", "none")
 
 NOBODY_UID = 65534
 # -E ignores PYTHON* variables (PYTHONUNBUFFERED too), so -u: output still in a buffer
 # when the child is SIGKILLed would be lost, and with it the student's prints.
 PYTHON_FLAGS = ("-E", "-s", "-B", "-u")
-CHILD_SOURCES = ("child.py", "protocol.py")
+CHILD_SOURCES = ("child.py", "protocol.py", "landlock.py")
 SANDBOX_ROOT = "/sandbox"
 # The course's provided files of one run (assignments/<name>/provided/), read-only: the
 # folder ``provided`` of the run's runtime folder, bound at SANDBOX_PROVIDED under bwrap.
@@ -64,10 +66,13 @@ OWN_PROCESSES = 3
 KILL_TIMEOUT = 5.0  # seconds to wait for a killed tree to be gone before reporting it
 ALONE_RECHECK = 0.25  # seconds between checks that a run given time for its waits is alone
 FALLBACK_WARNING = (
-    "bubblewrap (bwrap) is not available, so the submission ran without OS isolation "
-    "(a separate process with resource limits only): it could read files this user can read. "
-    "Install the 'bubblewrap' package for full isolation."
+    "neither bubblewrap (bwrap) nor Landlock is available, so the submission ran without OS "
+    "isolation (a separate process with resource limits only): it could read files this user "
+    "can read. Install the 'bubblewrap' package for full isolation."
 )
+# Folders of the system runtime every Linux sandbox here exposes read-only (bwrap binds them).
+SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin")
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives")
 CHOSEN_NONE_WARNING = (
     "--sandbox none: the submission ran without OS isolation (a separate process with "
     "resource limits only): it could read files this user can read. Fine for checking your "
@@ -94,12 +99,34 @@ SCRUBBED_ENV = {
     "GRADER_SANDBOX": "1",
 }
 
+PORTABLE_ENV = "GRADER_PORTABLE"
+PORTABLE_WARNING = (
+    "portable child (macOS, Windows, or GRADER_PORTABLE=1): the submission ran in a plain "
+    "child process without OS isolation or resource limits, timed by the grader's clock "
+    "only. This is not isolation: fine for checking your own work, and the score is for "
+    "practice only (your course grades on Linux)."
+)
+
 _bwrap_probe: tuple[bool, str] | None = None
+_landlock_probe: tuple[str | None] | None = None
+
+
+def portable_mode() -> bool:
+    """Whether the portable child runs: off Linux, or on Linux when GRADER_PORTABLE=1.
+
+    It needs no rlimits, prctl, ``/proc``, fork or signals: the protocol runs over the
+    child's stdin and stdout, its prints go to stderr, and the trusted side's wall clock
+    limits it. The one switch lets Linux test the code paths macOS and Windows take.
+    """
+    flag = os.environ.get(PORTABLE_ENV, "")
+    return not sys.platform.startswith("linux") or flag not in ("", "0")
 
 
 def bwrap_problem() -> str | None:
     """Why bwrap cannot run here, or None when a trial sandbox started fine (cached)."""
     global _bwrap_probe
+    if portable_mode():
+        return "the portable child (macOS, Windows, GRADER_PORTABLE=1) has no bwrap"
     if _bwrap_probe is None:
         exe = shutil.which("bwrap")
         if exe is None:
@@ -118,15 +145,54 @@ def bwrap_problem() -> str | None:
     return None if ok else reason
 
 
+def landlock_problem() -> str | None:
+    """Why the ``landlock`` backend cannot run here, or None once a trial child confined
+    itself (Landlock and the seccomp filter both applied, a TCP socket refused); cached."""
+    global _landlock_probe
+    if portable_mode():
+        return "the portable child (macOS, Windows, GRADER_PORTABLE=1) has no Landlock"
+    if _landlock_probe is None:
+        reason = landlock.problem()
+        if reason is None:
+            script = Path(landlock.__file__).resolve()
+            probe = subprocess.run(
+                [sys.executable, "-I", "-S", str(script), "--probe"],
+                capture_output=True,
+                timeout=30,
+                check=False,
+                cwd="/",
+            )
+            if probe.returncode != 0:
+                detail = probe.stderr.decode(errors="replace").strip()[:200]
+                reason = f"Landlock is present but a trial child could not confine itself: {detail}"
+        _landlock_probe = (reason,)
+    return _landlock_probe[0]
+
+
+def landlock_info(extra: Sequence[str] = ()) -> SandboxInfo:
+    """The ``landlock`` backend, warning about each rule this kernel's ABI cannot apply."""
+    return SandboxInfo("landlock", (*extra, *landlock.missing_rules(landlock.abi_version())))
+
+
 def resolve_backend(choice: BackendChoice) -> SandboxInfo:
-    """Pick the strongest isolation available for ``auto``; raise ValueError for a bad choice."""
+    """Pick the strongest isolation available for ``auto`` (bwrap, then landlock, then none);
+    raise ValueError when the chosen backend cannot run here."""
+    if portable_mode() and choice in ("auto", "none"):
+        return SandboxInfo("none", (PORTABLE_WARNING,))
     if choice == "none":
         return SandboxInfo("none", (CHOSEN_NONE_WARNING,))
+    if choice == "landlock":
+        problem = landlock_problem()
+        if problem:
+            raise ValueError(problem)
+        return landlock_info()
     problem = bwrap_problem()
     if choice == "bwrap" and problem:
         raise ValueError(problem)
     if problem:
-        return SandboxInfo("none", (FALLBACK_WARNING, problem))
+        if landlock_problem() is None:
+            return landlock_info()
+        return SandboxInfo("none", (FALLBACK_WARNING, problem, str(landlock_problem())))
     if os.getuid() == 0 and cgroup_problem():
         # bwrap run by root maps the submission to root outside: RLIMIT_NPROC does not bind.
         return SandboxInfo("bwrap", (NO_PROCESS_BOUND_WARNING,))
@@ -152,10 +218,10 @@ def _bwrap_base_args() -> list[str]:
         "--dev",
         "/dev",
     ]
-    for path in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin"):
+    for path in SYSTEM_DIRS:
         if os.path.lexists(path):
             args += ["--ro-bind", path, path]
-    for path in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
+    for path in SYSTEM_FILES:
         args += ["--ro-bind-try", path, path]
     return args
 
@@ -321,15 +387,56 @@ class _Output:
         return body
 
 
+class _Pumped:
+    """Reads a pipe on a thread into a queue: where select() cannot wait on pipes (Windows)."""
+
+    def __init__(self, fd: int) -> None:
+        self.chunks: queue.Queue[bytes] = queue.Queue()
+        self.thread = threading.Thread(target=self._pump, args=(fd,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, fd: int) -> None:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            self.chunks.put(chunk)
+            if not chunk:
+                return
+
+    def get(self, deadline: float) -> bytes | None:
+        """The next chunk (b"" at the end), or None once ``deadline`` passed."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        try:
+            chunk = self.chunks.get(timeout=remaining)
+        except queue.Empty:
+            return None
+        if not chunk:
+            self.chunks.put(chunk)  # stays at the end for every later read
+        return chunk
+
+
 class _DeadlineReader:
     """Reads frames from the response pipe, giving up at a deadline the parent controls."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, *, pumped: bool = False) -> None:
         self.fd = fd
         self.buffer = bytearray()
+        self.pump = _Pumped(fd) if pumped else None
 
     def _fill(self, size: int, deadline: float) -> bool:
         while len(self.buffer) < size:
+            if self.pump is not None:
+                pumped = self.pump.get(deadline)
+                if pumped is None:
+                    return False
+                if not pumped:
+                    raise protocol.ProtocolError("the process exited")
+                self.buffer += pumped
+                continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
@@ -419,7 +526,7 @@ def describe_exit(returncode: int | None, *, out_of_memory: bool = False) -> str
             name = f"signal {number}"
         if number == signal.SIGSEGV:
             return f"the process crashed (signal {number}, {name}: a segmentation fault)"
-        if number == signal.SIGXCPU:
+        if number == getattr(signal, "SIGXCPU", -1):
             return f"the process used up its CPU time limit (signal {number}, {name})"
         if number == signal.SIGKILL:
             return (
@@ -427,6 +534,24 @@ def describe_exit(returncode: int | None, *, out_of_memory: bool = False) -> str
             )
         return f"the process crashed (signal {number}, {name})"
     return f"the process exited with status {returncode} before answering"
+
+
+def _binary(fd: int) -> int:
+    """``fd`` in binary mode: Windows' C runtime would translate newlines in frames."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.setmode(fd, os.O_BINARY)
+    return fd
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process group a child leads (POSIX), and the child itself (anywhere)."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        proc.kill()
 
 
 class StudentProcess:
@@ -457,7 +582,9 @@ class StudentProcess:
         self.reader: _DeadlineReader | None = None
         self.request_fd = -1
         self.cgroup: RunCgroup | None = None
-        self.use_cgroup = use_cgroup
+        self.use_cgroup = use_cgroup and not portable_mode()
+        #: the portable child (``portable_mode``): stdio pipes, wall clock, no /proc
+        self.portable = backend == "none" and portable_mode()
         self.oom_kills = 0  #: processes the kernel killed at the cgroup's memory limit
         self.last_exit_oom = False
         #: the run's serving process (its pid here), whose waits for a CPU limits discount
@@ -487,10 +614,14 @@ class StudentProcess:
         return SANDBOX_PROVIDED if self.backend == "bwrap" else str(self.runtime / PROVIDED_DIR)
 
     def _child_settings(self) -> dict[str, Any]:
+        if self.portable:
+            return {"portable": True}  # no rlimits, prctl or supervisor where it may run
         settings = self.limits.for_child()
-        # bwrap's PID 1 already reaps, outlives and ends the tree; the fallback needs its own.
-        settings["supervise"] = self.backend == "none"
-        if self.backend == "none" and os.getuid() == 0:
+        # bwrap's PID 1 already reaps, outlives and ends the tree; the others need their own.
+        settings["supervise"] = self.backend != "bwrap"
+        if self.backend == "landlock":
+            settings["landlock"] = self._landlock_policy()
+        if self.backend != "bwrap" and os.getuid() == 0:
             # As root the submission could kill the grader, rewrite its files and ignore
             # RLIMIT_NPROC: it runs as nobody instead. Where nobody cannot reach the
             # interpreter (a 0700 home), it keeps the right to read files, and no other.
@@ -498,6 +629,18 @@ class StudentProcess:
             needed = [*_runtime_paths(), str(self.runtime)]
             settings["keep_read_all"] = not all(_world_traversable(p) for p in needed)
         return settings
+
+    def _landlock_policy(self) -> dict[str, Any]:
+        """What the confined child may read (the runtime, its own sources) and write."""
+        read = [*SYSTEM_DIRS, *SYSTEM_FILES, *_runtime_paths()]
+        read += [str(self.runtime / name) for name in CHILD_SOURCES]
+        if self.provided:  # the course's provided files, linked into its folder
+            read.append(str(self.runtime / PROVIDED_DIR))
+        return {
+            "read": read,
+            "write": [str(self.runtime / "work")],
+            "abi": landlock.abi_version(),
+        }
 
     def _command(self, request_r: int, response_w: int) -> tuple[list[str], str]:
         limits = json.dumps(self._child_settings())
@@ -509,8 +652,8 @@ class StudentProcess:
             args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", SANDBOX_TMP]
             for host, inside in runtime_binds():
                 args += ["--ro-bind", host, inside]
-            args += ["--ro-bind", str(self.runtime / "child.py"), f"{SANDBOX_ROOT}/child.py"]
-            args += ["--ro-bind", str(self.runtime / "protocol.py"), f"{SANDBOX_ROOT}/protocol.py"]
+            for name in CHILD_SOURCES:
+                args += ["--ro-bind", str(self.runtime / name), f"{SANDBOX_ROOT}/{name}"]
             if self.provided:
                 args += ["--ro-bind", str(self.runtime / PROVIDED_DIR), SANDBOX_PROVIDED]
             args += ["--setenv", "HOME", SANDBOX_TMP, "--chdir", SANDBOX_TMP, "--"]
@@ -526,13 +669,45 @@ class StudentProcess:
             ], "/"
         script = str(self.runtime / "child.py")
         work = str(self.runtime / "work")
+        if self.portable:
+            return [python, *PYTHON_FLAGS, script, "stdio", "stdio", limits], work
         return [python, *PYTHON_FLAGS, script, str(request_r), str(response_w), limits], work
 
+    def _start_portable(self) -> None:
+        """The portable child: requests on its stdin, frames on its stdout, prints on stderr."""
+        command, cwd = self._command(-1, -1)
+        env = dict(SCRUBBED_ENV, HOME=cwd, TMPDIR=cwd)
+        for name in ("SYSTEMROOT", "SYSTEMDRIVE", "WINDIR"):  # Windows' Python needs them
+            if name in os.environ:
+                env[name] = os.environ[name]
+        self.proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=os.name == "posix",
+        )
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        if stdin is None or stdout is None:  # not with PIPE; for the type checker
+            raise OSError("the child's pipes were not created")
+        # Our own descriptors, closed by _release_pipes; the file objects go now.
+        self.request_fd = _binary(os.dup(stdin.fileno()))
+        response_r = _binary(os.dup(stdout.fileno()))
+        stdin.close()
+        stdout.close()
+        self.reader = _DeadlineReader(response_r, pumped=True)
+        self.output = _Output(self.proc.stderr, self.limits.output_bytes)
+
     def _start(self) -> None:
+        if self.portable:
+            self._start_portable()
+            return
         request_r, request_w = os.pipe()
         response_r, response_w = os.pipe()
         command, cwd = self._command(request_r, response_w)
-        home = cwd if self.backend == "none" else SANDBOX_TMP
+        home = SANDBOX_TMP if self.backend == "bwrap" else cwd
         env = dict(SCRUBBED_ENV, HOME=home, TMPDIR=home)
         if self.use_cgroup:
             self.cgroup = create_run_cgroup(
@@ -570,7 +745,7 @@ class StudentProcess:
         deadline = time.monotonic() + KILL_TIMEOUT
         if self.cgroup is not None:
             self.cgroup.kill_all(KILL_TIMEOUT)
-        while time.monotonic() < deadline:
+        while not self.portable and time.monotonic() < deadline:
             below = tree_pids(proc.pid) if proc.poll() is None else set()
             if not below:
                 break
@@ -579,10 +754,7 @@ class StudentProcess:
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.005)
         # proc.pid cannot have been reused: it is not reaped until wait() below.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(proc.pid, signal.SIGKILL)
+        _kill_group(proc)
         try:
             returncode: int | None = proc.wait(timeout=KILL_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -639,6 +811,8 @@ class StudentProcess:
         """After the run is dead: finish draining its output, close both protocol pipes."""
         if self.output is not None:
             self.output.thread.join(timeout=1)
+        if self.reader is not None and self.reader.pump is not None:
+            self.reader.pump.thread.join(timeout=1)
         for fd in (self.request_fd, self.reader.fd if self.reader else -1):
             if fd >= 0:
                 with contextlib.suppress(OSError):
@@ -734,8 +908,9 @@ class StudentProcess:
                 )
             header, _ = frame
             if first and header.get("op") == "started" and isinstance(header.get("pid"), int):
-                # Sent before any student code ran, so the pid is the child's own.
-                self.host_pid = self._host_pid(header["pid"])
+                # Sent before any student code ran, so the pid is the child's own. The
+                # portable child has no /proc to find it in: the wall clock times it.
+                self.host_pid = None if self.portable else self._host_pid(header["pid"])
                 if self.host_pid is not None:
                     clock.attach(f"/proc/{self.host_pid}/schedstat")
             elif header.get("op") == "cell" and isinstance(header.get("index"), int):
@@ -808,8 +983,7 @@ class StudentProcess:
         """SIGKILL the child's process group at once, from any thread (batch Ctrl-C)."""
         proc = self.proc
         if proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            _kill_group(proc)
 
     def _revive(self) -> str | None:
         """Restart a dead child (re-running its cells); a reason string when that is not allowed."""

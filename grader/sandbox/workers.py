@@ -55,7 +55,7 @@ from grader.sandbox.parent import (
     sandbox_python,
 )
 
-ZYGOTE_SOURCES = ("child.py", "protocol.py", "zygote.py")
+ZYGOTE_SOURCES = ("child.py", "protocol.py", "landlock.py", "zygote.py")
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 REAP_TIMEOUT = 10.0  # seconds to kill and reap what dead workers left (SIGKILL takes ms)

@@ -201,3 +201,14 @@ def test_workflow_is_valid_and_calls_real_grader_commands() -> None:
     used = {step["uses"].split("@")[0] for step in steps if "uses" in step}
     assert used == {"actions/checkout", "actions/setup-python", "actions/upload-artifact"}
     assert all("@v" in step["uses"] for step in steps if "uses" in step)
+    assert ("doctor", None) in grader_calls
+
+
+def test_workflow_runs_on_linux_macos_and_windows() -> None:
+    job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["check"]
+    assert job["strategy"]["matrix"]["os"] == ["ubuntu-latest", "macos-latest", "windows-latest"]
+    assert job["strategy"]["fail-fast"] is False
+    assert job["runs-on"] == "${{ matrix.os }}"
+    assert job["defaults"]["run"]["shell"] == "bash"  # the scripts are bash, Windows included
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload"))
+    assert "${{ matrix.os }}" in upload["with"]["name"]  # one artifact per runner

@@ -23,6 +23,7 @@ import pytest
 from grader.assignments import load_assignment
 from grader.cli import main
 from grader.export import NO_SUBMISSION, ROOT_ENV, SEVERAL_SUBMISSIONS, build_gradescope_zip
+from grader.sandbox.parent import landlock_problem
 from grader.submission import read_submission
 from grader.suite import collect_tests
 
@@ -193,6 +194,58 @@ def test_a_planted_results_file_is_replaced(
     )
     assert document["score"] == 0
     assert document["max_score"] == hidden_max_score()
+
+
+def _path_without_bwrap(folder: Path) -> str:
+    """A PATH with this venv and the few tools run_autograder uses, and no bwrap."""
+    folder.mkdir()
+    for tool in ("bash", "mkdir", "rm", "chmod", "dirname", "readlink", "cat"):
+        found = shutil.which(tool)
+        assert found, tool
+        (folder / tool).symlink_to(found)
+    return f"{Path(sys.executable).parent}:{folder}"
+
+
+@pytest.mark.sandbox
+def test_without_bwrap_the_dry_run_grades_under_landlock(
+    autograder_zip: Path,
+    tmp_path: Path,
+    submission: Callable[[str], Path],
+    validate_results: Validate,
+) -> None:
+    """A Gradescope image where bwrap is missing (or refused): Landlock + seccomp grade."""
+    problem = landlock_problem()
+    if problem:
+        pytest.skip(f"landlock backend not testable here: {problem}")
+    path = _path_without_bwrap(tmp_path / "bin")
+    document, _ = run_autograder(
+        autograder_zip,
+        tmp_path / "ag",
+        {"correct_where.ipynb": submission("correct_where.ipynb")},
+        path=path,
+    )
+    validate_results(document)
+    assert document["extra_data"]["sandbox"] == "landlock"
+    assert document["score"] == document["max_score"] == hidden_max_score()
+    # And the hidden tests, in source/ next to the grader, stay out of the submission's reach.
+    hidden = tmp_path / "ag2" / "source" / "course" / "assignments" / ASSIGNMENT / "test_hidden.py"
+    peek = (
+        "# %%\ntry:\n"
+        f"    print(open({str(hidden)!r}).read()[:300])\n"
+        "except OSError as exc:\n    print('cannot read:', exc)\n"
+    )
+    source = (Path(__file__).parent.parent.parent / "reference" / f"{ASSIGNMENT}.py").read_text()
+    document, _ = run_autograder(
+        autograder_zip,
+        tmp_path / "ag2",
+        {"peek.py": (peek + "# %%\n" + source).encode()},
+        path=path,
+    )
+    assert document["extra_data"]["sandbox"] == "landlock"
+    assert document["score"] == document["max_score"]
+    output = document["extra_data"]["student_output"]
+    assert "cannot read: [Errno 13] Permission denied" in output
+    assert "def test_" not in json.dumps(document)
 
 
 def test_grader_that_cannot_start_still_leaves_a_document(

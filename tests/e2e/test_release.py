@@ -150,6 +150,28 @@ def test_grader_check_runs_from_the_release_alone(
     assert correct.score == correct.max_score == stub.max_score
 
 
+@pytest.mark.sandbox
+def test_the_release_self_checks_through_the_portable_child(
+    tmp_path: Path, submission: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What macOS and Windows run (GRADER_PORTABLE=1 takes the same paths here), from the
+    release folder alone; its README tells students it works on all three systems."""
+    release = build_release(tmp_path / "release", assignment=ASSIGNMENT)
+    readme = (release.folder / "README.md").read_text()
+    assert "Linux, macOS and Windows" in readme
+    assert "not isolation" in readme
+    monkeypatch.setenv("GRADER_PORTABLE", "1")
+    stub = api.check(release.notebook, assignment=ASSIGNMENT, course_dir=release.folder)
+    assert stub.sandbox == "none"
+    assert any("not isolation" in w for w in stub.warnings)
+    assert stub.score == 0
+    assert "NotImplementedError" in stub.tests[0].output
+    correct = api.check(
+        submission("correct_where.ipynb"), assignment=ASSIGNMENT, course_dir=release.folder
+    )
+    assert correct.all_passed
+
+
 def test_release_refuses_a_folder_that_is_not_empty(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,4 +1,4 @@
-"""Shared set-up of the hostile-submission tests: fast limits, both backends, process checks."""
+"""Shared set-up of the hostile-submission tests: fast limits, every backend, process checks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hostile_support import ASSIGNMENT, CHECKOUT, FAST_LIMITS, live_pids_with, w
 
 from grader.api import PreparedAssignment, prepare_assignment
 from grader.sandbox import SandboxInfo
-from grader.sandbox.parent import bwrap_problem, resolve_backend
+from grader.sandbox.parent import bwrap_problem, landlock_problem, resolve_backend
 
 
 @pytest.fixture(scope="session")
@@ -22,13 +22,18 @@ def prepared() -> PreparedAssignment:
     return with_limits(prepare_assignment(ASSIGNMENT), **FAST_LIMITS)
 
 
-@pytest.fixture(params=["bwrap", "none"])
+@pytest.fixture(params=["bwrap", "landlock", "none"])
 def backend(request: pytest.FixtureRequest) -> SandboxInfo:
-    """Each hostile test runs under bwrap (skipped where it cannot run) and the fallback."""
+    """Each hostile test runs under bwrap and landlock (each skipped, with the reason, where
+    it cannot run) and the fallback."""
     if request.param == "bwrap":
         problem = bwrap_problem()
         if problem:
             pytest.skip(f"bwrap backend not testable here: {problem}")
+    if request.param == "landlock":
+        problem = landlock_problem()
+        if problem:
+            pytest.skip(f"landlock backend not testable here: {problem}")
     return resolve_backend(request.param)
 
 

@@ -7,9 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from grader.api import PreparedAssignment, grade_submission
 from grader.results import GradingResult
-from grader.sandbox import SandboxInfo
+from grader.sandbox import SandboxInfo, landlock
 from grader.submission import read_submission
 
 HOSTILE = Path(__file__).parent.parent / "fixtures" / "hostile"
@@ -70,6 +72,18 @@ def points(prepared: PreparedAssignment, *names: str) -> float:
 def result_of(result: GradingResult, name: str) -> Any:
     """The result of one test in a document."""
     return next(t for t in result.tests if t.name == name)
+
+
+def isolates(backend: SandboxInfo) -> bool:
+    """Whether the backend is an isolation boundary (bwrap, landlock), not the fallback."""
+    return backend.backend in ("bwrap", "landlock")
+
+
+def needs_landlock_abi(backend: SandboxInfo, abi: int, rule: str) -> None:
+    """Skip, with the reason, a landlock case whose rule this kernel's Landlock cannot apply."""
+    have = landlock.abi_version()
+    if backend.backend == "landlock" and have < abi:
+        pytest.skip(f"this kernel's Landlock ABI is {have}; {rule} needs ABI {abi}")
 
 
 def live_pids_with(token: str) -> list[int]:

@@ -28,9 +28,10 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_child_side_imports_only_stdlib_numpy_and_protocol() -> None:
-    """The sandbox holds child.py, protocol.py and zygote.py only: no grader.*, no reference."""
-    allowed = set(sys.stdlib_module_names) | {"numpy", "protocol", "child", "."}
-    for name in ("child.py", "protocol.py", "zygote.py"):
+    """The sandbox holds child.py, protocol.py, landlock.py and zygote.py only: no grader.*,
+    no reference."""
+    allowed = set(sys.stdlib_module_names) | {"numpy", "protocol", "landlock", "child", "."}
+    for name in ("child.py", "protocol.py", "landlock.py", "zygote.py"):
         assert _imports(SANDBOX / name) - allowed == set(), name
     assert "child" in _imports(SANDBOX / "zygote.py")  # not vacuous: the zygote runs the child
 

@@ -1,4 +1,4 @@
-"""Hostile submissions, each graded on both backends: the grader survives, writes a valid
+"""Hostile submissions, each graded on every backend: the grader survives, writes a valid
 document, keeps the score the submission's real behaviour deserves, and leaves nothing
 running. The fixtures are in tests/fixtures/hostile/ (each bounded, safe without a sandbox).
 """
@@ -27,7 +27,9 @@ from hostile_support import (
     HOSTILE,
     copy_fixture,
     grade_fixture,
+    isolates,
     live_pids_with,
+    needs_landlock_abi,
     points,
     result_of,
     with_limits,
@@ -152,7 +154,8 @@ def test_memory_hog_is_refused_and_grading_goes_on(
 def _processes_bounded(backend: SandboxInfo) -> bool:
     # RLIMIT_NPROC binds unless the submission's real uid is root (bwrap run by root);
     # the fallback run by root drops to nobody. A cgroup bounds every case.
-    return cgroup_problem() is None or not ROOT or backend.backend == "none"
+    # landlock drops root to nobody as the fallback does.
+    return cgroup_problem() is None or not ROOT or backend.backend != "bwrap"
 
 
 def test_fork_bomb_is_bounded_and_leaves_no_process(
@@ -183,9 +186,7 @@ def test_daemonised_orphan_is_dead_before_the_result_exists(
     def start(cells: Any, functions: Any, name: str, limits: Any) -> StudentProcess:
         if name == "bwrap":  # as grading runs it: a fork of a zygote
             return ZygoteStudentProcess(cells, functions, limits=limits, use_cgroup=use_cgroup)
-        return StudentProcess(
-            cells, functions, backend="none", limits=limits, use_cgroup=use_cgroup
-        )
+        return StudentProcess(cells, functions, backend=name, limits=limits, use_cgroup=use_cgroup)
 
     path = copy_fixture("orphan_sleeper.py", tmp_path, TOKEN=token)
     result = grade_submission(prepared, read_submission(path), sandbox=backend, start_sandbox=start)
@@ -237,8 +238,14 @@ def test_tricks_inside_the_child_change_nothing(
 def test_killing_the_parent_does_not_reach_the_grader(
     prepared: PreparedAssignment, backend: SandboxInfo, tmp_path: Path
 ) -> None:
+    needs_landlock_abi(backend, 6, "scoping signals to the sandbox")
     result = grade_fixture(prepared, backend, "kills_parent.py", tmp_path)
     document(result, backend)
+    if backend.backend == "landlock":
+        # Landlock's signal scope: the supervisor is outside the submission's domain.
+        assert "could not kill the parent: [Errno 1] Operation not permitted" in (
+            student_output(result)
+        )
     if backend.backend == "none" and not ROOT:
         # Same uid: it kills the fallback's supervisor, and dies with it (SECURITY.md). The
         # kernel kills it a moment later, so a call or two may still be answered: a crash
@@ -307,9 +314,13 @@ def test_environment_dump_shows_no_secret(
     child_env = ast.literal_eval(env_line.removeprefix("ENV "))
     # bwrap adds PWD for its --chdir; nothing else is inherited.
     assert set(child_env) - {"PWD"} == {*SCRUBBED_ENV, "HOME", "TMPDIR"}
-    if backend.backend == "bwrap" or ROOT:
+    if isolates(backend) or ROOT:
         # The fallback run by a normal user can read that user's other processes (SECURITY.md).
         assert not any(secret in text for text in strings(doc))
+    if backend.backend == "landlock":
+        # Only its own /proc/<pid> is readable: listing /proc is refused.
+        assert "read the environment of" not in student_output(result)
+        assert doc["extra_data"]["cells"][0]["error"].startswith("PermissionError")
 
 
 def _protected_lines() -> list[str]:
@@ -335,8 +346,10 @@ def test_filesystem_walk_finds_no_hidden_tests_or_reference(
     texts = list(strings(doc))
     leaked = [line for line in _protected_lines() if any(line in text for text in texts)]
     assert leaked == []
-    if backend.backend == "bwrap":
-        assert "found 0 files" in output  # isolation: the files are not there at all
+    if isolates(backend):
+        # bwrap: the files are not there at all; landlock: no folder outside the runtime
+        # and the run's own can even be listed.
+        assert "found 0 files" in output
     else:
         # The fallback can read them (SECURITY.md); only verbatim lines are kept out.
         assert "found 2 files" in output
@@ -360,7 +373,7 @@ def test_exception_messages_cannot_quote_hidden_tests_or_reference(
     assert len(doc["extra_data"]["cells"][0]["more_errors"]) == 1  # the second statement's
     raised = next(t for t in result.tests if t.name == "test_positive_inputs").output
     assert "leaky_relu_backward raised ValueError" in raised
-    if backend.backend == "bwrap":
+    if isolates(backend):
         assert "cannot read assignments/leaky_relu_backward/test_hidden.py" in raised
     else:
         assert REDACTED in raised  # read, quoted, and removed on the way out
@@ -409,7 +422,7 @@ def listener() -> Iterator[tuple[int, list[bytes]]]:
     thread.join(timeout=5)
 
 
-def test_network_is_cut_under_bwrap(
+def test_network_is_cut_under_bwrap_and_landlock(
     prepared: PreparedAssignment,
     backend: SandboxInfo,
     tmp_path: Path,
@@ -419,7 +432,7 @@ def test_network_is_cut_under_bwrap(
     result = grade_fixture(prepared, backend, "connects_localhost.py", tmp_path, PORT=str(port))
     document(result, backend)
     assert result.score == 100
-    if backend.backend == "bwrap":
+    if isolates(backend):
         assert "no connection" in student_output(result)
         assert received == []
     else:
@@ -434,3 +447,33 @@ def test_fixtures_stay_bounded_without_a_sandbox() -> None:
         text = path.read_text()
         assert "while True" not in text, path.name
         assert not re.search(r"connect\w*\(\(\s*\"(?!127\.0\.0\.1)", text), path.name
+
+
+FORBIDDEN = (
+    *("unshare", "ptrace", "process_vm_readv", "keyctl", "bpf", "io_uring", "shmget"),
+    *("udp", "netlink", "unix-dgram", "unix-connect"),
+)
+
+
+def test_forbidden_system_calls_are_refused_under_landlock(
+    prepared: PreparedAssignment, backend: SandboxInfo, tmp_path: Path
+) -> None:
+    """The seccomp filter: no namespaces, tracing, keys, bpf, io_uring, IPC or sockets."""
+    result = grade_fixture(prepared, backend, "tries_forbidden_syscalls.py", tmp_path)
+    document(result, backend)
+    assert result.score == 100
+    lines = dict(
+        line.split(" ", 2)[:2][::-1]
+        for line in student_output(result).splitlines()
+        if line.startswith(("ALLOWED ", "REFUSED "))
+    )
+    assert sorted(lines) == sorted(FORBIDDEN)
+    if backend.backend == "landlock":
+        # EPERM (1) from the filter, for every one of them.
+        assert all(lines[name] == "REFUSED" for name in FORBIDDEN), lines
+        assert "REFUSED unshare 1" in student_output(result)
+    elif backend.backend == "none":
+        # The fixture can tell: without the filter, these go through.
+        assert {lines[name] for name in ("unshare", "shmget", "udp", "unix-connect")} == {
+            "ALLOWED"
+        }

@@ -1,8 +1,9 @@
 """Structural rules that keep the trust boundary visible in the source tree (STYLE 2.1).
 
 - grader/sandbox/child.py runs inside the sandbox: it may import only the standard library,
-  numpy and the sandbox's protocol module (the grader, the reference and the hidden tests
-  do not exist there).
+  numpy and the modules copied beside it (protocol, landlock); the grader, the reference and
+  the hidden tests do not exist there. protocol and landlock import the standard library
+  (and protocol numpy) only.
 - Nothing imports pickle, dill, marshal or shelve: unpickling child data would be code
   execution on the trusted side.
 - grader/__init__.py exports exactly its __all__; the library never imports the CLI.
@@ -21,6 +22,8 @@ import grader
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "grader"
 CHILD = PACKAGE / "sandbox" / "child.py"
+#: modules copied next to child.py into each run's folder (parent.CHILD_SOURCES)
+COPIED_BESIDE_CHILD = ("protocol", "landlock")
 BANNED = {"pickle", "dill", "marshal", "shelve", "cloudpickle", "joblib"}
 CHECKED_TREES = ("grader", "assignments", "reference", "tests", "examples")
 
@@ -44,18 +47,33 @@ def test_child_imports_only_stdlib_numpy_and_protocol() -> None:
     offending = []
     for line, module, level in imports(CHILD):
         top = module.split(".")[0]
-        if level or top == "protocol":
-            ok = module == "protocol"  # `from . import protocol` or the script-mode fallback
+        if level or top in COPIED_BESIDE_CHILD:
+            ok = module in COPIED_BESIDE_CHILD  # `from . import x` or the script-mode fallback
         else:
             ok = top in allowed_stdlib or top == "numpy"
         if not ok:
             offending.append(f"line {line}: {'.' * level}{module}")
-    assert offending == [], f"child.py may import only stdlib, numpy and protocol: {offending}"
+    assert offending == [], f"child.py may import only stdlib, numpy, protocol: {offending}"
 
 
 def test_child_imports_protocol() -> None:
     """Guards the test above against vacuity (e.g. the file moving)."""
-    assert {m for _, m, _ in imports(CHILD)} >= {"protocol", "numpy"}
+    assert {m for _, m, _ in imports(CHILD)} >= {"protocol", "landlock", "numpy"}
+
+
+def test_copied_child_modules_are_the_ones_parent_copies() -> None:
+    from grader.sandbox.parent import CHILD_SOURCES
+
+    assert sorted(CHILD_SOURCES) == sorted(["child.py", *(f"{m}.py" for m in COPIED_BESIDE_CHILD)])
+
+
+def test_landlock_imports_only_stdlib() -> None:
+    """landlock.py is copied next to child.py and imported by it: the standard library only."""
+    found = imports(PACKAGE / "sandbox" / "landlock.py")
+    assert {m for _, m, _ in found} >= {"ctypes", "os"}
+    for line, module, level in found:
+        assert level == 0, f"line {line}: relative import {module}"
+        assert module.split(".")[0] in sys.stdlib_module_names, f"line {line}: {module}"
 
 
 def test_protocol_imports_only_stdlib_and_numpy() -> None:

@@ -5,6 +5,9 @@
 # virtualenv outside /autograder/source, so the sandbox can mount the interpreter without
 # exposing the reference solution and hidden tests that sit in source/. Grading runs later
 # without network: everything it needs is installed here.
+# Grading prefers bwrap; where the container refuses it user namespaces (Docker's default
+# seccomp profile usually does) it falls back to Landlock + seccomp, which need nothing
+# installed. `grader doctor` at the end prints, in the build log, which one submissions get.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 VENV=/opt/dl-grader
@@ -57,8 +60,14 @@ GRADER_COURSE_DIR="$HERE/course" "$VENV/bin/grader" list | grep -q "^$ASSIGNMENT
     || fail "the grader is installed but does not list the assignment $ASSIGNMENT"
 echo "setup.sh: grader installed; assignment $ASSIGNMENT loads"
 "$VENV/bin/python" - <<'PY' || true
-from grader.sandbox.parent import bwrap_problem
+from grader.sandbox.parent import bwrap_problem, landlock_problem
 
 problem = bwrap_problem()
-print("setup.sh: sandbox: " + ("bwrap works" if problem is None else f"bwrap cannot start here ({problem}); grading will use the fallback and say so in each result"))
+if problem is None:
+    print("setup.sh: sandbox: bwrap works")
+elif landlock_problem() is None:
+    print(f"setup.sh: sandbox: bwrap cannot start here ({problem}); grading will use landlock (Landlock + seccomp)")
+else:
+    print(f"setup.sh: sandbox: bwrap cannot start here ({problem}), nor Landlock ({landlock_problem()}); grading will use the fallback and say so in each result")
 PY
+"$VENV/bin/grader" doctor || true
