@@ -7,8 +7,8 @@
   returns the document as a dict. Call it on every document a test produces.
 - ``grade_fixture("name.ipynb", sandbox="none")`` = copy + ``grader.api.grade`` with the
   assignment named explicitly + ``validate_results``; returns ``(GradingResult, dict)``.
-- ``backend`` is parametrized over the sandbox backends ``none`` and ``bwrap``; the
-  ``bwrap`` case skips, with the reason, where bubblewrap cannot start.
+- ``backend`` is parametrized over the sandbox backends ``none``, ``landlock`` and
+  ``bwrap``; each of the last two skips, with the reason, where it cannot run.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pytest
 
 from grader import api
 from grader.results import GradingResult
-from grader.sandbox.parent import bwrap_problem
+from grader.sandbox.parent import bwrap_problem, landlock_problem
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "submissions"
@@ -101,12 +101,18 @@ def grade_fixture(
     return run
 
 
-@pytest.fixture(params=["none", pytest.param("bwrap", marks=pytest.mark.bwrap)])
+@pytest.fixture(params=["none", "landlock", pytest.param("bwrap", marks=pytest.mark.bwrap)])
 def backend(request: pytest.FixtureRequest) -> api.BackendChoice:
-    """Each sandbox backend in turn; ``bwrap`` skips with the reason it cannot run here."""
+    """Each sandbox backend in turn; ``bwrap`` and ``landlock`` skip with the reason they
+    cannot run here."""
     if request.param == "bwrap":
         problem = bwrap_problem()
         if problem:
             pytest.skip(f"bwrap backend unavailable: {problem}")
         return "bwrap"
+    if request.param == "landlock":
+        problem = landlock_problem()
+        if problem:
+            pytest.skip(f"landlock backend unavailable: {problem}")
+        return "landlock"
     return "none"

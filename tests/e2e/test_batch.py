@@ -38,6 +38,7 @@ from grader.errors import UsageError
 from grader.gradebook import CANVAS_FILE, GRADESCOPE_FILE, canvas_identity
 from grader.html_report import render_report
 from grader.results import GradingResult, TestResult
+from grader.sandbox.parent import landlock_problem
 
 pytestmark = [pytest.mark.sandbox]
 
@@ -50,9 +51,7 @@ CORRECT = "def leaky_relu_backward(dA, cache):\n    return np.where(cache > 0, d
 CHAIN_RULE_MISSING = (
     "def leaky_relu_backward(dA, cache):\n    return np.where(cache > 0, dA, 0.01)\n"
 )
-MUTATES_DA = (
-    "def leaky_relu_backward(dA, cache):\n    dA[cache <= 0] *= 0.01\n    return dA\n"
-)
+MUTATES_DA = "def leaky_relu_backward(dA, cache):\n    dA[cache <= 0] *= 0.01\n    return dA\n"
 # Busy for at most 20 s, and only on the 32x16 batch of test_mixed_batch (5 points).
 HANGS_ON_BIG_BATCH = (
     "import time\n\n"
@@ -197,6 +196,29 @@ def test_batch_documents_match_grade(graded: tuple[BatchSummary, Path, Path]) ->
         assert batch["extra_data"]["submission"] == path.name
         for key in ("score", "max_score", "tests"):
             assert batch[key] == single[key], (name, key)
+
+
+def test_batch_under_landlock_gives_each_submission_its_grade_document(tmp_path: Path) -> None:
+    """The landlock backend in a batch: each worker starts confined children, as grade does."""
+    problem = landlock_problem()
+    if problem:
+        pytest.skip(f"landlock backend not testable here: {problem}")
+    names = ("chain_rule_missing", "correct_notebook", "mutates_dA", "prints_fake_results")
+    course = make_course(tmp_path)
+    files = {k: v for k, v in CLASS.items() if k.split(".")[0] in names}
+    folder = write_class(tmp_path / "class", files)
+    out = tmp_path / "out"
+    summary = run_batch(
+        folder, out, assignment=ASSIGNMENT, jobs=2, course_dir=course, sandbox="landlock"
+    )
+    assert {e.name: e.result.score for e in summary.entries} == {n: EXPECTED[n][0] for n in names}
+    for name in names:
+        path = next(folder.glob(f"{name}.*"))
+        single = api.grade(path, assignment=ASSIGNMENT, course_dir=course, sandbox="landlock")
+        batch = json.loads((out / f"{name}.json").read_text())
+        assert batch["extra_data"]["sandbox"] == "landlock"
+        for key in ("score", "max_score", "tests"):
+            assert batch[key] == single.to_gradescope()[key], (name, key)
 
 
 def test_summary_csv_has_tests_then_misconceptions(

@@ -97,7 +97,7 @@ def call(
     if backend.backend == "bwrap":
         process = ZygoteStudentProcess([(1, CELL)], [function], limits=settings)
     else:
-        process = StudentProcess([(1, CELL)], [function], backend="none", limits=settings)
+        process = StudentProcess([(1, CELL)], [function], backend=backend.backend, limits=settings)
     with process:
         assert process.load().failure is None
         started = time.monotonic()
