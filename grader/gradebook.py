@@ -149,15 +149,16 @@ def gradescope_rows(summary: BatchSummary) -> list[list[str]]:
     for entry in summary.entries:
         identity = summary.identity(entry.name)
         from_metadata = identity.source == "gradescope"
-        rows.append(
-            [
-                identity.names[0] if from_metadata and identity.names else entry.name,
-                identity.ids[0] if from_metadata and identity.ids else "",
-                identity.emails[0] if identity.emails else "",
-                identity.submission_id if from_metadata else "",
-                f"{entry.result.score:g}",
-                f"{entry.result.max_score:g}",
-                *_subtotals(summary, entry.name, f"{entry.result.score:g}"),
-            ]
-        )
+        for person in identity.members or (identity,):  # a group: one row per member
+            rows.append(
+                [
+                    person.names[0] if from_metadata and person.names else entry.name,
+                    person.ids[0] if from_metadata and person.ids else "",
+                    person.emails[0] if person.emails else "",
+                    identity.submission_id if from_metadata else "",
+                    f"{entry.result.score:g}",
+                    f"{entry.result.max_score:g}",
+                    *_subtotals(summary, entry.name, f"{entry.result.score:g}"),
+                ]
+            )
     return rows

@@ -62,6 +62,8 @@ class Identity:
     emails: tuple[str, ...] = ()
     submission_id: str = ""  #: Gradescope's submission id, Canvas's attachment id
     late: bool = False
+    #: a group submission's members, one identity each (Gradescope's metadata lists them)
+    members: tuple[Identity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,12 +206,22 @@ def gradescope_metadata(folder: Path) -> dict[str, Identity]:
             [s for s in submitters if isinstance(s, dict)] if isinstance(submitters, list) else []
         )
         match = GRADESCOPE_NAME.match(str(folder_name))
+        members = tuple(
+            Identity(
+                source="gradescope",
+                names=tuple(n for n in [_text(p.get(":name"))] if n),
+                ids=tuple(i for i in [_text(p.get(":sid"))] if i),
+                emails=tuple(e.lower() for e in [_text(p.get(":email"))] if e),
+            )
+            for p in people
+        )
         identities[str(folder_name)] = Identity(
             source="gradescope",
-            names=tuple(n for s in people if (n := _text(s.get(":name")))),
-            ids=tuple(i for s in people if (i := _text(s.get(":sid")))),
-            emails=tuple(e.lower() for s in people if (e := _text(s.get(":email")))),
+            names=tuple(n for m in members for n in m.names),
+            ids=tuple(i for m in members for i in m.ids),
+            emails=tuple(e for m in members for e in m.emails),
             submission_id=match["id"] if match else "",
+            members=members if len(members) > 1 else (),
         )
     return identities
 

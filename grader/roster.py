@@ -181,8 +181,8 @@ class Match:
 def _candidates(name: str, identity: Identity, roster: Roster) -> list[int]:
     plain = name.casefold()
     names = {normalise_name(name), *(normalise_name(n) for n in identity.names)} - {""}
-    ids = {plain, *(i.casefold() for i in identity.ids)}
-    emails = {plain, *identity.emails}
+    ids = {plain, *(i.casefold() for i in identity.ids)} - {""}
+    emails = {plain, *identity.emails} - {""}
     found = []
     for index, student in enumerate(roster.students):
         if (
@@ -201,16 +201,24 @@ def match_roster(submissions: Iterable[tuple[str, Identity]], roster: Roster) ->
     unmatched: list[str] = []
     ambiguous: list[tuple[str, str]] = []
     for name, identity in submissions:
-        found = _candidates(name, identity, roster)
-        if not found:
+        # A group submission (Gradescope) belongs to each member: each is matched alone.
+        people = identity.members or (identity,)
+        plain = "" if identity.members else name
+        outcomes = [_candidates(plain, person, roster) for person in people]
+        if not any(outcomes):
             unmatched.append(name)
-        elif len(found) > 1:
-            who = "; ".join(_describe(roster.students[i]) for i in found[:4])
-            ambiguous.append((name, f"matches {len(found)} students ({who})"))
-            for index in found:
-                maybe.setdefault(index, []).append(name)
-        else:
-            claims.setdefault(found[0], []).append(name)
+            continue
+        for person, found in zip(people, outcomes, strict=True):
+            if len(found) == 1:
+                claims.setdefault(found[0], []).append(name)
+            elif found:
+                who = "; ".join(_describe(roster.students[i]) for i in found[:4])
+                ambiguous.append((name, f"matches {len(found)} students ({who})"))
+                for index in found:
+                    maybe.setdefault(index, []).append(name)
+            else:
+                member = ", ".join((*person.names, *person.ids, *person.emails)) or "?"
+                ambiguous.append((name, f"group member {member} matches no roster row"))
     matched: list[tuple[str, Student]] = []
     absent: list[Student] = []
     conflicts: list[tuple[Student, tuple[str, ...]]] = []

@@ -146,7 +146,7 @@ def test_gradescope_export_zip_uses_its_metadata(
         "submission_301:\n  :submitters:\n  - :name: Ada Lovelace\n    :sid: '101'\n"
         "    :email: ada@uni.edu\n"
         "submission_302:\n  :submitters:\n  - :name: Alan Turing\n    :sid: '102'\n"
-        "    :email: alan@uni.edu\n"
+        "    :email: alan@uni.edu\n  - :name: Grace Hopper\n    :sid: '103'\n"
     )
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("assignment_9_export/submission_metadata.yml", metadata)
@@ -158,6 +158,9 @@ def test_gradescope_export_zip_uses_its_metadata(
     gradescope = read_csv(out / GRADESCOPE_FILE)
     assert gradescope[1] == ["Ada Lovelace", "101", "ada@uni.edu", "301", "100", "100"]
     assert gradescope[2][:4] == ["Alan Turing", "102", "alan@uni.edu", "302"]
+    # A group submission: a row for each member, with the group's score.
+    assert gradescope[3][:4] == ["Grace Hopper", "103", "", "302"]
+    assert gradescope[3][4] == gradescope[2][4]
     # With Gradescope's roster, the SID matches, whatever the folder is called.
     roster = tmp_path / "roster.csv"
     roster.write_text(
@@ -169,6 +172,7 @@ def test_gradescope_export_zip_uses_its_metadata(
     )
     assert code == 0, err
     assert "2 of 2 students matched" in stdout
+    assert "group member Grace Hopper, 103 matches no roster row" in stdout
     rows = read_csv(tmp_path / "out2" / GRADESCOPE_FILE)
     assert [r[0] for r in rows[1:]] == ["Alan Turing", "Ada Lovelace"]
     assert rows[2][3] == "301"

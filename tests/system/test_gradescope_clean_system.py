@@ -329,14 +329,19 @@ def test_run_autograder_in_a_docker_like_container_falls_back_and_says_so(
     image: tuple[Path, subprocess.CompletedProcess[str]],
     validate_results: Callable[[Any], dict[str, Any]],
 ) -> None:
-    """With /proc masked as Docker masks it, bwrap cannot start: same scores, a warning."""
+    """With /proc masked as Docker masks it, bwrap cannot start: the next backend, same scores.
+
+    The fallback (``none``) must say so in the warnings; a backend that needs no user
+    namespace (``landlock``, where the grader has it) may run instead.
+    """
     root, _ = image
     document, stderr = grade_in_image(root, NOTEBOOKS[kind], docker_like=True)
     validate_results(document)
     extra = document["extra_data"]
     assert "last_ditch" not in extra, stderr
-    assert extra["sandbox"] != "bwrap"
-    assert any("bwrap" in w for w in extra["warnings"]), extra["warnings"]
+    assert extra["sandbox"] != "bwrap", stderr
+    if extra["sandbox"] == "none":
+        assert any("bwrap" in w for w in extra["warnings"]), extra["warnings"]
     reference, _ = grade_in_image(root, NOTEBOOKS[kind], docker_like=False)
     assert document["score"] == reference["score"]
     assert [t["score"] for t in document["tests"]] == [t["score"] for t in reference["tests"]]

@@ -238,3 +238,31 @@ def test_a_name_match_that_contradicts_the_id_is_ambiguous(tmp_path: Path) -> No
     match = match_roster([("x", identity_of("lovelaceada_102_9001_hw"))], read_roster(path))
     assert match.matched == ()
     assert match.ambiguous[0][0] == "x"
+
+
+def test_a_gradescope_group_submission_counts_for_each_member(tmp_path: Path) -> None:
+    (tmp_path / "submission_metadata.yml").write_text(
+        "submission_group:\n"
+        "  :submitters:\n"
+        "  - :name: Pair One\n    :sid: '200'\n    :email: one@uni.edu\n"
+        "  - :name: Pair Two\n    :sid: '201'\n    :email: two@uni.edu\n"
+        "submission_solo:\n"
+        "  :submitters:\n"
+        "  - :name: Solo Student\n    :sid: '100'\n"
+    )
+    metadata = gradescope_metadata(tmp_path)
+    assert len(metadata["submission_group"].members) == 2
+    assert metadata["submission_solo"].members == ()
+    roster_file = tmp_path / "roster.csv"
+    roster_file.write_text(
+        "Name,SID,Email\nPair One,200,one@uni.edu\nPair Two,201,two@uni.edu\n"
+        "Solo Student,100,\nNobody Here,999,\n"
+    )
+    match = match_roster(metadata.items(), read_roster(roster_file))
+    assert sorted((n, s.name) for n, s in match.matched) == [
+        ("submission_group", "Pair One"),
+        ("submission_group", "Pair Two"),
+        ("submission_solo", "Solo Student"),
+    ]
+    assert match.ambiguous == ()
+    assert [s.name for s in match.absent] == ["Nobody Here"]
