@@ -532,6 +532,12 @@ def run_batch(
     return summary
 
 
+def _downloaded_name(item: BatchItem, folder: Path) -> str:
+    """The submission's name as the LMS wrote it: its file's stem, or its top folder's name."""
+    top = item.path.relative_to(folder).parts[0]
+    return Path(top).stem if (folder / top).is_file() else top
+
+
 def with_identities(
     summary: BatchSummary,
     folder: Path,
@@ -539,10 +545,18 @@ def with_identities(
     absent: Absent,
     notes: Sequence[str] = (),
 ) -> BatchSummary:
-    """The summary with who submitted what: LMS names and metadata, and the roster's match."""
+    """The summary with who submitted what: LMS names and metadata, and the roster's match.
+
+    Identities are read from the names as downloaded (the file stem or the top folder's
+    name), not from the output names, which may have been shortened or made unique.
+    """
     metadata = gradescope_metadata(folder)
+    downloaded = {
+        item.name: _downloaded_name(item, folder)
+        for item in find_submissions(folder, exclude=summary.out)
+    }
     identities: dict[str, Identity] = {
-        e.name: identity_of(e.name, metadata) for e in summary.entries
+        e.name: identity_of(downloaded.get(e.name, e.name), metadata) for e in summary.entries
     }
     report = None
     if roster is not None:
