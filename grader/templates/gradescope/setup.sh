@@ -20,7 +20,10 @@ apt-get update -qq
 # The same package names on Debian and Ubuntu. No recommends: python3-pip's would pull a
 # compiler; the venv's own pip (python3-venv) is all the install needs. ca-certificates:
 # pip's downloads are https, and a minimal image may not have the bundle.
-apt-get install -y -qq --no-install-recommends python3 python3-venv bubblewrap ca-certificates
+apt-get install -y -qq --no-install-recommends python3 python3-venv ca-certificates
+# Without bubblewrap grading still works, in a weaker sandbox (the log's last line says which).
+apt-get install -y -qq --no-install-recommends bubblewrap \
+    || echo "setup.sh: bubblewrap cannot be installed here; grading uses a weaker sandbox" >&2
 
 python_ok() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
 find_python() {
