@@ -140,3 +140,28 @@ def write_class(
         (folder / f"{name}{suffix}").write_text(content)
         made[name] = (kind, variant)
     return made
+
+
+# --- a class of whole course notebooks (deep_nn_step_by_step: ten graded functions each) ------
+
+DEEP_NN_FIXTURES = (
+    Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "deep_nn_step_by_step"
+)
+
+
+def write_deep_nn_class(folder: Path, size: int) -> dict[str, str]:
+    """``size`` whole notebooks of "Deep neural network, step by step": 85% correct, in both
+    course generations' shapes (their failing course imports and test cells included), the
+    rest one catalogued mistake each, or the backward half left blank. Returns name -> kind."""
+    correct = [DEEP_NN_FIXTURES / "correct_2021.ipynb", DEEP_NN_FIXTURES / "correct_2017.ipynb"]
+    mistakes = sorted(p for p in DEEP_NN_FIXTURES.glob("*.py") if p.name != "generate.py")
+    others = [DEEP_NN_FIXTURES / "forward_half_done.ipynb", *mistakes]
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {}
+    wrong = size * 15 // 100
+    for i in range(size):
+        source = others[i % len(others)] if i < wrong else correct[i % 2]
+        name = f"student{i:04d}_{source.stem}"
+        (folder / f"{name}{source.suffix}").write_bytes(source.read_bytes())
+        made[name] = source.stem
+    return made

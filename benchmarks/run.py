@@ -13,6 +13,8 @@ and the same figures for two baselines run with the same number of parallel jobs
       `timeout` per submission).
 Also one batch run of the class without its hanging few, and one of the class whose hangs
 sleep instead of spinning (a hang's time, without its CPU).
+Then the whole course notebook (deep_nn_step_by_step, ten graded functions): one `grader grade`
+of a correct notebook, and a batch of --deep-nn notebooks (default 200, mostly correct).
 `--scale 100,500,2000` adds one batch run per class size. Nothing here is asserted.
 """
 
@@ -32,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classgen import write_class
+from classgen import DEEP_NN_FIXTURES, write_class, write_deep_nn_class
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -92,18 +94,20 @@ def run_measured(command: Sequence[str], **kwargs: object) -> tuple[float, float
 # --- the measurements -------------------------------------------------------------------------
 
 
-def batch_run(folder: Path, out: Path, jobs: int) -> tuple[float, float]:
-    command = [*GRADER, "batch", str(folder), "--out", str(out), "--assignment", ASSIGNMENT]
+def batch_run(
+    folder: Path, out: Path, jobs: int, assignment: str = ASSIGNMENT
+) -> tuple[float, float]:
+    command = [*GRADER, "batch", str(folder), "--out", str(out), "--assignment", assignment]
     wall, peak, code = run_measured([*command, "--jobs", str(jobs), "--force"])
     if code != 0:
         raise SystemExit(f"grader batch failed with exit code {code}")
     return wall, peak
 
 
-def single_grade(notebook: Path, out: Path, runs: int) -> float:
+def single_grade(notebook: Path, out: Path, runs: int, assignment: str = ASSIGNMENT) -> float:
     walls = []
     for _ in range(runs):
-        command = [*GRADER, "grade", str(notebook), "--assignment", ASSIGNMENT, "--out", str(out)]
+        command = [*GRADER, "grade", str(notebook), "--assignment", assignment, "--out", str(out)]
         walls.append(run_measured(command)[0])
     return statistics.median(walls)
 
@@ -171,6 +175,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--subset", type=int, default=20, help="submissions for baseline (b)")
     parser.add_argument("--scale", default="", help="extra class sizes, e.g. 100,500,2000")
+    parser.add_argument("--deep-nn", type=int, default=200, help="course notebooks (0: skip)")
     args = parser.parse_args()
     jobs = args.jobs
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as temp:
@@ -265,6 +270,9 @@ def main() -> None:
             f"{args.size / sleepy_wall:.2f} | | |"
         )
 
+        if args.deep_nn:
+            deep_nn(root, args.deep_nn, jobs)
+
         sizes = [int(s) for s in args.scale.split(",") if s.strip()]
         if sizes:
             print()
@@ -276,6 +284,22 @@ def main() -> None:
             wall, peak = batch_run(scaled, root / f"out{size}", jobs)
             print(f"| {size} | {wall:.0f} s | {size / wall:.2f} | {peak:.0f} |", flush=True)
         print(f"\nload average at the end: {_load()}")
+
+
+def deep_nn(root: Path, size: int, jobs: int) -> None:
+    """The whole course notebook: one grade, then a batch of ``size`` (printed as a table)."""
+    assignment = "deep_nn_step_by_step"
+    folder = root / "deep_nn"
+    write_deep_nn_class(folder, size)
+    notebook = DEEP_NN_FIXTURES / "correct_2021.ipynb"
+    grade_wall = single_grade(notebook, root / "deep_nn_one.json", 5, assignment)
+    wall, peak = batch_run(folder, root / "out-deep_nn", jobs, assignment)
+    print()
+    print(f"| {assignment} (10 functions, 86 hidden tests) | grader |")
+    print("|---|---:|")
+    print(f"| one `grader grade` of a correct notebook, median of 5 | {grade_wall:.3f} s |")
+    print(f"| batch of {size} notebooks ({jobs} jobs) | {wall:.1f} s, {size / wall:.2f}/s |")
+    print(f"| batch peak memory (PSS) | {peak:.0f} MiB |")
 
 
 def _load() -> str:
