@@ -19,6 +19,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from grader.assignments import load_assignment
 from grader.suite import import_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -218,11 +219,11 @@ def test_linear_backward_is_the_linear_backward_assignment_s(ref: ModuleType) ->
         np.testing.assert_array_equal(mine, theirs)
 
 
-@pytest.mark.parametrize("module", ["dnn_utils"])
+@pytest.mark.parametrize("module", ["dnn_utils", "dnn_utils_v2"])
 def test_provided_dnn_utils_match_the_reference(ref: ModuleType, module: str) -> None:
-    """The course's return conventions: sigmoid(Z) and relu(Z) give (A, Z)."""
-    path = REPO / "assignments" / "deep_nn_step_by_step" / "provided" / f"{module}.py"
-    utils = import_file(path, f"test_provided_{module}")
+    """Both names the course used; its return conventions: sigmoid(Z) and relu(Z) give (A, Z)."""
+    provided = load_assignment("deep_nn_step_by_step", REPO).provided.files()
+    utils = import_file(provided[f"{module}.py"], f"test_provided_{module}")
     Z = np.array([[-800.0, -1.0, 0.0, 2.0, 800.0]])
     dA = np.array([[1.0, -2.0, 3.0, 0.5, 4.0]])
     for name in ("sigmoid", "relu"):
