@@ -7,7 +7,7 @@ Step", with its signatures and return conventions: a layer's cache is
 with ``dW{l}``/``db{l}`` for every layer and the newer course generation's dA keys:
 ``grads["dA" + str(l - 1)]`` is the gradient with respect to ``A{l-1}`` (``dA0`` is that of
 X). The hidden tests also accept the older generation's keys, one layer up, when applied
-consistently (see test_hidden_L_model_backward.py).
+consistently (see test_hidden_l_model_backward.py).
 
 The activations are this module's own (they match the provided ``dnn_utils``); the tests in
 ``tests/unit/test_reference_deep_nn.py`` check every backward function against central finite

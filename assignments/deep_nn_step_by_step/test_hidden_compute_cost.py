@@ -40,8 +40,9 @@ def cost_of(result):
         )
     if result.shape != ():
         note(
-            f"The cost came back as an array of shape {result.shape}; its value was graded. "
-            "np.squeeze(cost) makes it a plain number, as the course asks."
+            f"The cost is not squeezed: an array of shape {result.shape}. Its value was graded "
+            "and no points are lost; np.squeeze(cost) makes it a plain number, as the course "
+            "asks."
         )
     return result.reshape(()).astype(np.float64)
 
