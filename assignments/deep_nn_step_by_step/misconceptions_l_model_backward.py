@@ -132,5 +132,6 @@ CATALOGUE = [
             "keys, each a numpy array."
         ),
         kind="type",
+        output=1,  # dW{L}, second in the reference's grads: both dA conventions have it
     ),
 ]

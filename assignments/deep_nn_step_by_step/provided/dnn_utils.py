@@ -12,10 +12,22 @@ the gradient with respect to Z:
     dZ = sigmoid_backward(dA, activation_cache)
     dZ = relu_backward(dA, activation_cache)
 
-None of them modifies its arguments.
+None of them modifies its arguments. The backward functions check that the cache is Z, an
+array: a layer's cache is (linear_cache, activation_cache), and passing the tuple
+linear_cache = (A_prev, W, b) instead is a common slip that numpy would report obscurely.
 """
 
 import numpy as np
+
+
+def _activation_cache(cache, function):
+    if isinstance(cache, (tuple, list)):
+        raise TypeError(
+            f"{function} expects the activation cache Z (an array) but got a tuple of "
+            f"{len(cache)}: a layer's cache is the pair (linear_cache, activation_cache), in "
+            "that order; pass its second part, Z, here."
+        )
+    return cache
 
 
 def sigmoid(Z):
@@ -36,7 +48,7 @@ def relu(Z):
 
 def relu_backward(dA, cache):
     """dZ = dA where Z > 0, and 0 where Z <= 0 (cache is Z)."""
-    Z = cache
+    Z = _activation_cache(cache, "relu_backward")
     dZ = np.array(dA, copy=True)
     dZ[Z <= 0] = 0
     return dZ
@@ -44,6 +56,6 @@ def relu_backward(dA, cache):
 
 def sigmoid_backward(dA, cache):
     """dZ = dA * s * (1 - s) with s = sigmoid(Z) (cache is Z)."""
-    Z = cache
+    Z = _activation_cache(cache, "sigmoid_backward")
     e = np.exp(-np.abs(Z))
     return dA * (e / ((1 + e) * (1 + e)))
