@@ -23,12 +23,19 @@ layer's keys 2, inputs unchanged 2), update_parameters 10 (4, 4, 2).
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from grader import api
+from grader.cli import main
+from grader.export import ROOT_ENV
 from grader.results import GradingResult
 
 pytestmark = pytest.mark.sandbox
@@ -52,8 +59,11 @@ CASES = [
     ("cost_sign_flipped.py", 93, ("cost-sign-flipped",)),
     ("cost_missing_negative_class_term.py", 93, ("cost-missing-negative-class-term",)),
     ("cost_not_squeezed.py", 100, ()),  # a note, not a deduction (below)
-    ("linear_backward_missing_one_over_m.py", 100 - 26 - (15 - LB_MISSING_ONE_OVER_M),
-     ("missing-one-over-m",)),  # fmt: skip
+    (
+        "linear_backward_missing_one_over_m.py",
+        100 - 26 - (15 - LB_MISSING_ONE_OVER_M),
+        ("missing-one-over-m",),
+    ),  # fmt: skip
     ("backward_activations_swapped.py", 71, ("backward-activations-swapped",)),
     ("activation_backward_skipped.py", 76, ("activation-backward-skipped",)),
     ("cache_parts_swapped.py", 65, ("cache-parts-swapped",)),
@@ -150,3 +160,58 @@ def test_a_function_wrong_only_through_its_helper_is_told_so(
     failed = [t for t in result.tests if t.name.startswith(f"{caller}:") and t.status == "failed"]
     assert failed
     assert all(helper in t.output for t in failed), [t.output for t in failed]
+
+
+# --- the Gradescope package, dry run -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "autograder.zip"
+    assert main(["export", "gradescope", "--assignment", ASSIGNMENT, "--out", str(out)]) == 0
+    return out
+
+
+def dry_run(autograder_zip: Path, root: Path, notebook: str) -> dict[str, Any]:
+    """Unpack as Gradescope does, upload one notebook, run run_autograder (this venv on PATH)."""
+    with zipfile.ZipFile(autograder_zip) as archive:
+        archive.extractall(root / "source")
+    script = root / "source" / "run_autograder"
+    script.chmod(0o755)
+    (root / "submission").mkdir()
+    shutil.copyfile(FIXTURES / notebook, root / "submission" / f"{ASSIGNMENT}.ipynb")
+    env = {
+        ROOT_ENV: str(root),
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(root),
+        "LANG": "C.UTF-8",
+    }
+    done = subprocess.run(
+        [str(script)], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    document: dict[str, Any] = json.loads((root / "results" / "results.json").read_text())
+    return document
+
+
+def test_the_package_holds_what_the_notebook_needs(autograder_zip: Path) -> None:
+    with zipfile.ZipFile(autograder_zip) as archive:
+        names = set(archive.namelist())
+    folder = f"course/assignments/{ASSIGNMENT}"
+    assert f"{folder}/provided/dnn_utils.py" in names
+    assert f"{folder}/test_hidden_l_model_backward.py" in names
+    assert f"course/reference/{ASSIGNMENT}.py" in names
+    # linear_backward's suite, catalogue and reference, included by reference, not copied.
+    assert "course/assignments/linear_backward/test_hidden.py" in names
+    assert "course/reference/linear_backward.py" in names
+
+
+@pytest.mark.parametrize(
+    ("notebook", "score"), [("correct_2021.ipynb", 100), ("forward_half_done.ipynb", FORWARD)]
+)
+def test_dry_run_of_the_package(
+    autograder_zip: Path, tmp_path: Path, notebook: str, score: float
+) -> None:
+    document = dry_run(autograder_zip, tmp_path / "ag", notebook)
+    assert document["extra_data"]["assignment"] == ASSIGNMENT
+    assert (document["score"], document["max_score"]) == (score, 100)
