@@ -43,7 +43,9 @@ pytestmark = pytest.mark.sandbox
 ASSIGNMENT = "deep_nn_step_by_step"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / ASSIGNMENT
 FORWARD = 40.0
-LB_MISSING_ONE_OVER_M = 15 * 0.45  # linear_backward's own suite: 45/100 for it
+# linear_backward's own suite gives 45/100 for 1/m missing: 6.75 of its 15 here; its callers
+# lose linear_activation_backward's value tests (13) and L_model_backward's dW, db tests (13).
+LB_FIXTURE_SCORE = 100 - (15 - 15 * 0.45) - 13 - 13
 
 CASES = [
     ("correct_2021.ipynb", 100, ()),
@@ -64,6 +66,92 @@ CASES = [
         100 - 26 - (15 - LB_MISSING_ONE_OVER_M),
         ("missing-one-over-m",),
     ),  # fmt: skip
+    ("backward_activations_swapped.py", 71, ("backward-activations-swapped",)),
+    ("activation_backward_skipped.py", 76, ("activation-backward-skipped",)),
+    ("cache_parts_swapped.py", 65, ("cache-parts-swapped",)),
+    ("dAL_reused.py", 80, ("dAL-reused",)),
+    ("sigmoid_backward_for_hidden_layers.py", 84, ("sigmoid-backward-for-hidden-layers",)),
+    ("dAL_sign_flipped.py", 84, ("dAL-sign-flipped",)),
+    ("caches_off_by_one.py", 80, ("caches-off-by-one",)),
+    ("caches_in_forward_order.py", 87, ("caches-in-forward-order",)),
+    ("grads_not_a_dict.py", 82, ("grads-not-a-dict",)),
+    ("gradient_ascent.py", 90, ("gradient-ascent",)),
+    ("learning_rate_missing.py", 90, ("learning-rate-missing",)),
+    ("last_layer_not_updated.py", 90, ("last-layer-not-updated",)),
+    ("first_layer_not_updated.py", 90, ("first-layer-not-updated",)),
+]
+
+
+def grade_copy(tmp_path: Path, fixture: str) -> GradingResult:
+    """Grade a copy in tmp_path (nothing is ever written next to the fixtures)."""
+    path = tmp_path / fixture
+    shutil.copyfile(FIXTURES / fixture, path)
+    return api.grade(path, assignment=ASSIGNMENT, sandbox="none")
+
+
+def by_function(result: GradingResult) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for test in result.tests:
+        function = test.name.split(":", 1)[0]
+        scores[function] = scores.get(function, 0.0) + test.score
+    return scores
+
+
+@pytest.mark.parametrize(("fixture", "score", "ids"), CASES, ids=[c[0] for c in CASES])
+def test_fixture_scores_and_named_mistakes(
+    tmp_path: Path, fixture: str, score: float, ids: tuple[str, ...]
+) -> None:
+    result = grade_copy(tmp_path, fixture)
+    assert result.assignment == ASSIGNMENT
+    assert result.max_score == pytest.approx(100)
+    assert result.score == pytest.approx(score)
+    assert result.misconceptions == ids
+
+
+def test_every_catalogued_mistake_has_a_fixture() -> None:
+    prepared = api.prepare_assignment(ASSIGNMENT)
+    catalogue = {m.id for m in prepared.catalogue}
+    named = {i for _, _, ids in CASES for i in ids}
+    # linear_backward's catalogue is that assignment's, with its own fixtures; one is here.
+    own = {i for i in catalogue if i in named or not i.startswith(("db-", "dW-", "dA-prev"))}
+    assert own - {"mutates-dZ", "mutates-cache", "not-a-tuple-of-arrays"} <= named
+    fixtures = {p.name for p in FIXTURES.iterdir()} - {"generate.py", "__pycache__"}
+    assert fixtures == {fixture for fixture, _, _ in CASES}
+
+
+def test_forward_half_earns_exactly_the_forward_functions(tmp_path: Path) -> None:
+    scores = by_function(grade_copy(tmp_path, "forward_half_done.ipynb"))
+    forward = ("initialize_parameters", "initialize_parameters_deep", "linear_forward")
+    forward += ("linear_activation_forward", "L_model_forward", "compute_cost")
+    assert {f: scores[f] for f in forward} == {
+        "initialize_parameters": 5, "initialize_parameters_deep": 5, "linear_forward": 5,
+        "linear_activation_forward": 8, "L_model_forward": 10, "compute_cost": 7,
+    }  # fmt: skip
+    assert sum(v for f, v in scores.items() if f not in forward) == 0
+
+
+def test_older_dA_keys_and_in_place_update_are_notes_not_deductions(tmp_path: Path) -> None:
+    result = grade_copy(tmp_path, "correct_2017.ipynb")
+    outputs = {t.name: t.output for t in result.tests}
+    dA = next(o for n, o in outputs.items() if n.endswith("test_dA_keys_and_values"))
+    assert "2017" in dA
+    assert "accepted" in dA
+    update = next(o for n, o in outputs.items() if n.startswith("update_parameters: test_two"))
+    assert "changed the dict it was given" in update
+
+
+def test_cost_not_squeezed_is_a_note(tmp_path: Path) -> None:
+    result = grade_copy(tmp_path, "cost_not_squeezed.py")
+    cost_tests = [t for t in result.tests if t.name.startswith("compute_cost:")]
+    assert all(t.status == "passed" for t in cost_tests)
+    assert all("The cost is not squeezed" in t.output for t in cost_tests)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "caller", "helper"),
+    [
+        ("backward_activations_swapped.py", "L_model_backward", "linear_activation_backward"),
+        ("linear_backward_missing_one_over_m.py", LB_FIXTURE_SCORE, ("missing-one-over-m",)),
     ("backward_activations_swapped.py", 71, ("backward-activations-swapped",)),
     ("activation_backward_skipped.py", 76, ("activation-backward-skipped",)),
     ("cache_parts_swapped.py", 65, ("cache-parts-swapped",)),
