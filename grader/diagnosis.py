@@ -21,6 +21,7 @@ for that call.
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,9 @@ import numpy as np
 
 from grader.authoring import tolerance
 from grader.errors import AssignmentError
-from grader.sandbox.outcomes import CallOutcome, Returned
+from grader.sandbox.outcomes import CallOutcome, Raised, Returned
 
-Kind = Literal["value", "mutation", "shape", "type"]
+Kind = Literal["value", "mutation", "shape", "type", "error"]
 #: one array (single-output functions) or one entry per output, None where it predicts nothing
 Prediction = np.ndarray | tuple[np.ndarray | None, ...] | None
 Predictor = Callable[[tuple[Any, ...], Any, Any], Prediction]
@@ -59,6 +60,9 @@ class Misconception:
     argument: int | tuple[int | str, ...] = 0
     #: for "shape"/"type" of a function with several outputs: which one (None: any)
     output: int | None = None
+    #: for "error": a regular expression searched in the exception the call raised, as
+    #: "ExceptionName: message" (a mistake that never returns, e.g. a cache read backwards)
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,12 +112,9 @@ def correct_outputs(correct: Any) -> tuple[np.ndarray | None, ...] | None:
         return (correct,)
     if isinstance(correct, dict):  # e.g. grads: one output per key, in the reference's order
         correct = tuple(correct.values())
-    if (
-        isinstance(correct, (tuple, list))
-        and any(isinstance(c, np.ndarray) for c in correct)
-        and all(c is None or isinstance(c, np.ndarray) for c in correct)
-    ):
-        return tuple(correct)
+    if isinstance(correct, (tuple, list)) and any(isinstance(c, np.ndarray) for c in correct):
+        # Outputs that are not arrays (the cache of (Z, cache)) are not compared here.
+        return tuple(c if isinstance(c, np.ndarray) else None for c in correct)
     return None
 
 
@@ -122,9 +123,9 @@ def _got_outputs(value: Any, correct: Any) -> tuple[Any, ...] | None:
     if isinstance(correct, np.ndarray):
         return (value,)
     if isinstance(correct, dict):
-        if isinstance(value, dict) and set(value) == set(correct):
-            return tuple(value[k] for k in correct)
-        return None
+        # Keys the student lacks are None: the others are still compared (a grads dict
+        # with the older course's dA keys is diagnosed on its dW and db).
+        return tuple(value.get(k) for k in correct) if isinstance(value, dict) else None
     if isinstance(value, (tuple, list)) and len(value) == len(correct):
         return tuple(value)
     return None
@@ -216,6 +217,10 @@ def _lined_up(raw: Any, correct: Any) -> Any:
 
 def _structural(m: Misconception, record: CallRecord) -> bool:
     outcome = record.outcome
+    if m.kind == "error":
+        return isinstance(outcome, Raised) and bool(
+            m.error and re.search(m.error, f"{outcome.ename}: {outcome.evalue}")
+        )
     if not isinstance(outcome, Returned):
         return False
     if m.kind == "mutation":

@@ -203,3 +203,53 @@ def test_tuple_mutation_and_correct() -> None:
 
     assert diagnose([tuple_record(scales_w)], TUPLE_CATALOGUE) == {"t": ("mutates-W",)}
     assert diagnose([tuple_record(linear_backward)], TUPLE_CATALOGUE) == {"t": ()}
+
+
+# --- outputs beside a cache, dicts with other keys, mistakes that raise ------------------------
+
+
+def _bias_missing(args: tuple[Any, ...], correct: Any, got: Any) -> Any:
+    A, W, _ = args
+    return W @ A, None  # the value; nothing about the cache
+
+
+def test_an_array_beside_a_cache_is_diagnosed_on_the_array() -> None:
+    """(Z, (A, W, b)): the cache is not an output to compare, Z still is."""
+    A, W, b = np.ones((2, 3)), np.array([[1.0, 2.0]]), np.array([[0.5]])
+    correct = (W @ A + b, (A, W, b))
+    got = (W @ A, (A, W, b))
+    call = CallRecord("t", (A, W, b), Returned(got, (A, W, b), 0.0), correct)
+    m = Misconception("bias-missing", "b missing", "Z = W A + b.", predict=_bias_missing)
+    assert diagnose([call], [m]) == {"t": ("bias-missing",)}
+
+
+def test_a_dict_with_other_keys_is_diagnosed_on_the_keys_it_shares() -> None:
+    """grads with the older dA keys: dW and db are still matched, the missing dA0 is not a type
+    mistake for an entry that names the output it concerns."""
+    correct = {"dA0": np.ones((2, 2)), "dW1": np.ones((1, 2)), "db1": np.ones((1, 1))}
+    got = {"dA1": np.ones((2, 2)), "dW1": -np.ones((1, 2)), "db1": -np.ones((1, 1))}
+    call = CallRecord("t", (), Returned(got, (), 0.0), correct)
+
+    def negated(args: Any, correct: Any, got: Any) -> Any:
+        return {"dW1": -correct["dW1"], "db1": -correct["db1"]}
+
+    sign = Misconception("sign", "sign flipped", "minus.", predict=negated)
+    not_a_dict = Misconception("not-a-dict", "not a dict", "a dict.", kind="type", output=1)
+    assert diagnose([call], [sign, not_a_dict]) == {"t": ("sign",)}
+    as_list = CallRecord("u", (), Returned(list(got.values()), (), 0.0), correct)
+    assert diagnose([as_list], [not_a_dict]) == {"u": ("not-a-dict",)}
+
+
+def test_an_error_entry_matches_the_exception_the_call_raised() -> None:
+    swapped = Misconception(
+        "cache-swapped", "cache read backwards", "(linear, activation).", kind="error",
+        error=r"^TypeError: relu_backward expects the activation cache",
+    )  # fmt: skip
+    hit = Raised("TypeError", "relu_backward expects the activation cache Z, got a tuple")
+    other = Raised("TypeError", "unsupported operand")
+    calls = [
+        CallRecord("hit", (), hit, None),
+        CallRecord("other", (), other, None),
+        CallRecord("returned", (), Returned(np.zeros(1), (), 0.0), np.zeros(1)),
+    ]
+    assert diagnose(calls, [swapped]) == {"hit": ("cache-swapped",), "other": (), "returned": ()}
