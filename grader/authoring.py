@@ -164,6 +164,8 @@ def assert_close(
         )
     if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
         raise MismatchError("type", f"{name} has dtype {array.dtype}, expected numbers.")
+    if expected.ndim == 0:  # a number (a cost): compared as one element, which can be indexed
+        array, expected = array.reshape(1), expected.reshape(1)
     rtol, atol = tolerance(expected.dtype)
     with np.errstate(all="ignore"):
         close = np.isclose(
