@@ -8,7 +8,6 @@ with ``--solution PATH`` (a .py, imported in-process: for instructors' own files
 from __future__ import annotations
 
 import contextlib
-import tomllib
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -18,25 +17,30 @@ from typing import Any
 import numpy as np
 import pytest
 
+from grader.assignments import load_assignment
 from grader.suite import import_file
 
 
-def _spec(folder: Path) -> dict[str, Any]:
-    return tomllib.loads((folder / "assignment.toml").read_text())
-
-
 def install_fixtures(namespace: dict[str, Any], conftest_file: str) -> None:
-    """Define ``reference``, ``student``, ``rng`` and one fixture per wanted function."""
+    """Define ``reference``, ``student``, ``rng`` and one fixture per wanted function.
+
+    In an assignment with several graded functions, ``reference`` is the reference of the
+    function whose test file asks for it (each ``[[graded]]`` table may name its own).
+    """
     folder = Path(conftest_file).resolve().parent
-    spec = _spec(folder)
     name = folder.name
-    functions = spec.get("functions", [spec.get("function", name)])
-    course = folder.parent.parent
-    reference_path = course / spec.get("reference", f"reference/{name}.py")
+    assignment = load_assignment(name, folder.parent.parent)
+    functions = assignment.functions
+    references = {
+        path: graded.reference
+        for graded in assignment.graded
+        for path in (graded.hidden_tests, graded.visible_tests)
+    }
 
     @pytest.fixture
-    def reference() -> ModuleType:
-        return import_file(reference_path, f"grader_reference_{name}")
+    def reference(request: pytest.FixtureRequest) -> ModuleType:
+        path = references.get(Path(request.path).resolve(), assignment.reference)
+        return import_file(path, f"grader_reference_{name}_{path.stem}")
 
     @pytest.fixture
     def solution(request: pytest.FixtureRequest, reference: ModuleType) -> ModuleType:

@@ -12,6 +12,8 @@ reference's activations, and the reference's linear_backward must be linear_back
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -19,10 +21,12 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from grader import api
 from grader.assignments import load_assignment
 from grader.suite import import_file
 
 REPO = Path(__file__).resolve().parents[2]
+ASSIGNMENT = "deep_nn_step_by_step"
 H = 1e-6
 
 
@@ -233,3 +237,21 @@ def test_provided_dnn_utils_match_the_reference(ref: ModuleType, module: str) ->
         np.testing.assert_allclose(
             getattr(utils, f"{name}_backward")(dA, Z), getattr(ref, f"{name}_backward")(dA, Z)
         )
+
+
+def test_the_assignment_s_suites_pass_against_the_reference_with_plain_pytest() -> None:
+    """What an instructor runs: each test file gets its own function's reference as fixture.
+    (linear_backward's included suites live, and run, in their own folder.)"""
+    prepared = api.prepare_assignment(ASSIGNMENT)
+    own = [c for c in (*prepared.visible, *prepared.hidden) if c.grades != "linear_backward"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", f"assignments/{ASSIGNMENT}", "-q", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert summary.startswith(f"{len(own)} passed in "), summary
