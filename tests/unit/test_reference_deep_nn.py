@@ -244,8 +244,9 @@ def test_the_assignment_s_suites_pass_against_the_reference_with_plain_pytest() 
     (linear_backward's included suites live, and run, in their own folder.)"""
     prepared = api.prepare_assignment(ASSIGNMENT)
     own = [c for c in (*prepared.visible, *prepared.hidden) if c.grades != "linear_backward"]
+    command = ["-m", "pytest", f"assignments/{ASSIGNMENT}", "-q", "-p", "no:cacheprovider"]
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", f"assignments/{ASSIGNMENT}", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, *command],
         cwd=REPO,
         capture_output=True,
         text=True,
