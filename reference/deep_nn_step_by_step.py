@@ -30,8 +30,8 @@ INIT_SCALE = 0.01  # the course's scale for W: np.random.randn(...) * 0.01
 
 def sigmoid(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(A, Z): A = 1 / (1 + exp(-Z)), without overflow for any |Z|; the cache is Z."""
-    e = np.exp(-np.abs(Z))
-    return np.where(Z >= 0, 1 / (1 + e), e / (1 + e)), Z
+    decay = np.exp(-np.abs(Z))
+    return np.where(Z >= 0, 1 / (1 + decay), decay / (1 + decay)), Z
 
 
 def relu(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -46,8 +46,8 @@ def relu_backward(dA: np.ndarray, cache: np.ndarray) -> np.ndarray:
 
 def sigmoid_backward(dA: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """dZ = dA * s * (1 - s), written as e / (1 + e)² with e = exp(-|Z|) (no overflow)."""
-    e = np.exp(-np.abs(cache))
-    return dA * (e / ((1 + e) * (1 + e)))
+    decay = np.exp(-np.abs(cache))
+    return dA * (decay / ((1 + decay) * (1 + decay)))
 
 
 _FORWARD = {"relu": relu, "sigmoid": sigmoid}
@@ -65,7 +65,13 @@ def initialize_parameters(
     The tests grade shapes, zero biases and W's scale, never a particular random stream
     (students call ``np.random.seed`` in different places), so ``rng`` is only for tests.
     """
-    return initialize_parameters_deep([n_x, n_h, n_y], rng)
+    rng = rng or np.random.default_rng(1)
+    return {
+        "W1": rng.standard_normal((n_h, n_x)) * INIT_SCALE,
+        "b1": np.zeros((n_h, 1)),
+        "W2": rng.standard_normal((n_y, n_h)) * INIT_SCALE,
+        "b2": np.zeros((n_y, 1)),
+    }
 
 
 def initialize_parameters_deep(
@@ -73,12 +79,12 @@ def initialize_parameters_deep(
 ) -> Parameters:
     """W{l} (layer_dims[l], layer_dims[l-1]) * 0.01 standard normal, b{l} zeros (n_l, 1)."""
     rng = rng or np.random.default_rng(1)
-    parameters: Parameters = {}
+    params: Parameters = {}
     for layer in range(1, len(layer_dims)):
         shape = (layer_dims[layer], layer_dims[layer - 1])
-        parameters[f"W{layer}"] = rng.standard_normal(shape) * INIT_SCALE
-        parameters[f"b{layer}"] = np.zeros((layer_dims[layer], 1))
-    return parameters
+        params[f"W{layer}"] = rng.standard_normal(shape) * INIT_SCALE
+        params[f"b{layer}"] = np.zeros((layer_dims[layer], 1))
+    return params
 
 
 # --- forward -------------------------------------------------------------------------------
@@ -93,9 +99,9 @@ def linear_activation_forward(
     A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, activation: str
 ) -> tuple[np.ndarray, LayerCache]:
     """(A, (linear_cache, activation_cache)) for activation "relu" or "sigmoid"."""
-    Z, linear_cache = linear_forward(A_prev, W, b)
-    A, activation_cache = _FORWARD[activation](Z)
-    return A, (linear_cache, activation_cache)
+    Z, linear_part = linear_forward(A_prev, W, b)
+    A, activation_part = _FORWARD[activation](Z)
+    return A, (linear_part, activation_part)
 
 
 def layer_count(parameters: Parameters) -> int:
@@ -110,18 +116,18 @@ def L_model_forward(X: np.ndarray, parameters: Parameters) -> tuple[np.ndarray, 
     L = layer_count(parameters)
     for layer in range(1, L + 1):
         activation = "sigmoid" if layer == L else "relu"
-        A, cache = linear_activation_forward(
+        A, layer_cache = linear_activation_forward(
             A, parameters[f"W{layer}"], parameters[f"b{layer}"], activation
         )
-        caches.append(cache)
+        caches.append(layer_cache)
     return A, caches
 
 
 def compute_cost(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """The cross-entropy cost -(1/m) Σ (y log a + (1 - y) log(1 - a)), as a 0-d array."""
-    m = Y.shape[1]
-    cost = -np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m
-    return np.asarray(np.squeeze(cost))
+    examples = Y.shape[1]
+    log_likelihood = Y * np.log(AL) + (1 - Y) * np.log(1 - AL)
+    return np.asarray(-np.sum(log_likelihood) / examples)
 
 
 # --- backward ------------------------------------------------------------------------------
@@ -134,23 +140,22 @@ def linear_backward(
     A_prev, W, _ = cache
     m = dZ.shape[1]
     dW = (dZ @ A_prev.T) / m
-    db = np.sum(dZ, axis=1, keepdims=True) / m
-    dA_prev = W.T @ dZ
-    return dA_prev, dW, db
+    db = dZ.sum(axis=1, keepdims=True) / m
+    return W.T @ dZ, dW, db  # dA_prev first
 
 
 def linear_activation_backward(
     dA: np.ndarray, cache: LayerCache, activation: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(dA_prev, dW, db): the activation's backward step, then the linear one."""
-    linear_cache, activation_cache = cache
-    dZ = _BACKWARD[activation](dA, activation_cache)
-    return linear_backward(dZ, linear_cache)
+    linear_part, Z = cache
+    dZ = _BACKWARD[activation](dA, Z)
+    return linear_backward(dZ, linear_part)
 
 
 def output_gradient(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """dAL = -(Y / AL - (1 - Y) / (1 - AL)): the cost's gradient with respect to AL, per example."""
-    Y = Y.reshape(AL.shape)
+    Y = np.reshape(Y, AL.shape)
     return -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
 
 
@@ -158,16 +163,16 @@ def L_model_backward(
     AL: np.ndarray, Y: np.ndarray, caches: list[LayerCache]
 ) -> dict[str, np.ndarray]:
     """grads: dW{l}, db{l} for l = 1..L, and dA{l-1} (the gradient with respect to A{l-1})."""
-    grads: dict[str, np.ndarray] = {}
+    gradients: dict[str, np.ndarray] = {}
     L = len(caches)
     dA = output_gradient(AL, Y)
     for layer in range(L, 0, -1):
         activation = "sigmoid" if layer == L else "relu"
         dA, dW, db = linear_activation_backward(dA, caches[layer - 1], activation)
-        grads[f"dA{layer - 1}"] = dA
-        grads[f"dW{layer}"] = dW
-        grads[f"db{layer}"] = db
-    return grads
+        gradients[f"dA{layer - 1}"] = dA
+        gradients[f"dW{layer}"] = dW
+        gradients[f"db{layer}"] = db
+    return gradients
 
 
 def update_parameters(

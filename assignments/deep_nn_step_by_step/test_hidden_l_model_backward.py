@@ -21,17 +21,17 @@ def network(reference, seed, dims, m, *, positive=False):
     """(AL, Y, caches) of a forward pass through fixed random parameters."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((dims[0], m))
-    parameters = {}
+    weights = {}
     for layer in range(1, len(dims)):
         W = rng.standard_normal((dims[layer], dims[layer - 1])) * 0.9
-        parameters[f"W{layer}"] = np.abs(W) + 0.3 if positive else W
-        parameters[f"b{layer}"] = rng.standard_normal((dims[layer], 1)) * 0.2
+        weights[f"W{layer}"] = np.abs(W) + 0.3 if positive else W
+        weights[f"b{layer}"] = rng.standard_normal((dims[layer], 1)) * 0.2
     if positive:  # every ReLU unit active on most examples, yet not all
         X = np.abs(X) + 0.1
         X[0, 0] = -2.0
     Y = (rng.random((1, m)) > 0.5).astype(np.float64)
     Y[0, 0], Y[0, -1] = 1.0, 0.0
-    AL, caches = reference.L_model_forward(X, parameters)
+    AL, caches = reference.L_model_forward(X, weights)
     return AL, Y, caches
 
 

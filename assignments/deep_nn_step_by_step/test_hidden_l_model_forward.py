@@ -13,11 +13,11 @@ from grader.authoring import MismatchError, assert_close
 def network(seed, dims, m):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((dims[0], m))
-    parameters = {}
+    weights = {}
     for layer in range(1, len(dims)):
-        parameters[f"W{layer}"] = rng.standard_normal((dims[layer], dims[layer - 1])) * 0.8
-        parameters[f"b{layer}"] = rng.standard_normal((dims[layer], 1)) * 0.3
-    return X, parameters
+        weights[f"W{layer}"] = rng.standard_normal((dims[layer], dims[layer - 1])) * 0.8
+        weights[f"b{layer}"] = rng.standard_normal((dims[layer], 1)) * 0.3
+    return X, weights
 
 
 def unpack(result):

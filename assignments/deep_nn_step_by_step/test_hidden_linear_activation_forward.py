@@ -58,13 +58,13 @@ def test_cache(linear_activation_forward, reference):
     _, cache = unpack(linear_activation_forward(A_prev, W, b, "relu"))
     if not isinstance(cache, (tuple, list)) or len(cache) != 2:
         raise MismatchError("type", "cache should be the tuple (linear_cache, activation_cache).")
-    linear_cache, activation_cache = cache
-    if not isinstance(linear_cache, (tuple, list)) or len(linear_cache) != 3:
+    linear_part, activation_part = cache
+    if not isinstance(linear_part, (tuple, list)) or len(linear_part) != 3:
         raise MismatchError(
             "type",
             "cache[0] should be linear_forward's cache (A_prev, W, b), and cache[1] the "
             "activation's cache, Z.",
         )
-    for got, expected, name in zip(linear_cache, (A_prev, W, b), ("A_prev", "W", "b"), strict=True):
+    for got, expected, name in zip(linear_part, (A_prev, W, b), ("A_prev", "W", "b"), strict=True):
         assert_close(got, expected, name=f"the linear cache's {name}")
-    assert_close(activation_cache, Z, name="the activation cache (Z)")
+    assert_close(activation_part, Z, name="the activation cache (Z)")

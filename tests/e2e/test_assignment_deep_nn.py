@@ -34,8 +34,10 @@ from typing import Any
 import pytest
 
 from grader import api
+from grader.assignments import load_assignment
 from grader.cli import main
 from grader.export import ROOT_ENV
+from grader.release import build_release
 from grader.results import GradingResult
 
 pytestmark = pytest.mark.sandbox
@@ -213,3 +215,43 @@ def test_dry_run_of_the_package(
     document = dry_run(autograder_zip, tmp_path / "ag", notebook)
     assert document["extra_data"]["assignment"] == ASSIGNMENT
     assert (document["score"], document["max_score"]) == (score, 100)
+
+
+# --- the student release --------------------------------------------------------------------
+
+
+def test_release_gives_every_visible_suite_and_the_provided_module(tmp_path: Path) -> None:
+    release = build_release(tmp_path / "release", assignment=ASSIGNMENT)
+    own = {
+        p.relative_to(release.folder).as_posix()
+        for p in release.files
+        if not p.relative_to(release.folder).as_posix().startswith("grader-src/")
+    }
+    spec = load_assignment(ASSIGNMENT)
+    folder = f"assignments/{ASSIGNMENT}"
+    assert own == {
+        f"{ASSIGNMENT}.ipynb",
+        "README.md",
+        "dnn_utils.py",  # next to the notebook, where Jupyter imports it from
+        f"{folder}/provided/dnn_utils.py",
+        f"{folder}/assignment.toml",
+        f"{folder}/no_reference.py",
+    } | {f"{folder}/test_visible_{g.function}.py" for g in spec.graded}
+    assert release.solutions_stripped == 15
+
+
+@pytest.mark.parametrize(("notebook", "passed"), [("correct_2017.ipynb", True), (None, False)])
+def test_grader_check_runs_from_the_release_alone(
+    tmp_path: Path, notebook: str | None, passed: bool
+) -> None:
+    """The released spec grades a student's copy on the visible tests of all ten functions;
+    the released template itself (every solution a stub) fails them all, with the reason."""
+    release = build_release(tmp_path / "release", assignment=ASSIGNMENT)
+    path = FIXTURES / notebook if notebook else release.notebook
+    result = api.check(path, assignment=ASSIGNMENT, course_dir=release.folder, sandbox="none")
+    functions = {t.name.split(":", 1)[0] for t in result.tests}
+    assert functions == set(load_assignment(ASSIGNMENT).functions)
+    assert result.all_passed is passed
+    if not passed:
+        assert result.score == 0
+        assert all("NotImplementedError" in t.output for t in result.tests)

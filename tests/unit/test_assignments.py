@@ -410,5 +410,7 @@ def test_plain_pytest_runs_every_assignment_suite_in_one_session() -> None:
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     for name in list_assignments(REPO):
-        for suite in ("test_visible.py", "test_hidden.py"):
-            assert f"assignments/{name}/{suite}::" in run.stdout, (name, suite)
+        for graded in load_assignment(name, REPO).graded:
+            for suite in (graded.visible_tests, graded.hidden_tests):
+                where = suite.relative_to(REPO).as_posix()
+                assert f"{where}::" in run.stdout, (name, where)
