@@ -437,10 +437,11 @@ def diagnose(
     The overall set is the union. Tests whose calls were all correct map to ().
     """
     found: dict[str, set[str]] = {r.test: set() for r in records}
-    # Mutations are facts of each call; shapes and types are shared out like values.
+    # Mutations and raised errors are facts of each call; shapes and types are shared out
+    # like values.
     for record in records:
         for m in catalogue:
-            if m.kind == "mutation" and _structural(m, record):
+            if m.kind in ("mutation", "error") and _structural(m, record):
                 found[record.test].add(m.id)
     for test, mid in _structural_cover(records, catalogue):
         found[test].add(mid)

@@ -233,6 +233,7 @@ def test_release_gives_every_visible_suite_and_the_provided_module(tmp_path: Pat
         f"{ASSIGNMENT}.ipynb",
         "README.md",
         "dnn_utils.py",  # next to the notebook, where Jupyter imports it from
+        "dnn_utils_v2.py",  # under the 2017 notebooks' name too
         f"{folder}/provided/dnn_utils.py",
         f"{folder}/assignment.toml",
         f"{folder}/no_reference.py",

@@ -69,8 +69,11 @@ def released_lines(folder: Path) -> dict[Path, set[str]]:
 
 def leaks(spec: Assignment, out: Path) -> list[str]:
     """Every released line that is a secret line of the hidden tests or the reference."""
-    secrets = secret_lines(spec.hidden_tests) | secret_lines(spec.reference)
-    secrets -= public_lines(spec.visible_tests)
+    secrets: set[str] = set()
+    for graded in spec.graded:
+        secrets |= secret_lines(graded.hidden_tests) | secret_lines(graded.reference)
+    for graded in spec.graded:
+        secrets -= public_lines(graded.visible_tests)
     assert len(secrets) > 5, "the scan would prove nothing"
     return [
         f"{path.relative_to(out)}: {line}"
@@ -99,9 +102,10 @@ def test_release_holds_no_line_of_the_hidden_tests_or_the_reference(
     assert leaks(spec, out) == []
     # Nothing is even named like the hidden files.
     names = {p.name for p in out.rglob("*")}
-    assert spec.hidden_tests.name not in names
-    assert spec.reference.name not in names
-    assert "misconceptions.py" not in names
+    for graded in spec.graded:
+        assert graded.hidden_tests.name not in names
+        assert graded.reference.name not in names
+        assert graded.misconceptions is None or graded.misconceptions.name not in names
 
 
 def test_release_layout_and_notebook(tmp_path: Path) -> None:
