@@ -719,23 +719,23 @@ def _grade_in_processes(
     tries: dict[str, int] = {}
     with reaping_what_workers_leave() as own_children:
         while queue:
-            lost: list[tuple[BatchItem, str]] = []
+            lost: list[tuple[BatchItem, str, str]] = []
             yield from _grade_on_one_pool(
                 queue, lost, assignment, course_dir, sandbox, workers, own_children
             )
             clean_up_after_workers(own_children)  # a broken pool's sandboxes, before the next
-            for item, digest in reversed(lost):
+            for item, digest, why in reversed(lost):
                 tries[item.name] = tries.get(item.name, 0) + 1
                 if tries[item.name] < WORKER_TRIES:
                     queue.append((item, digest))
                     continue
-                entry = _lost_entry(item, assignment, tries[item.name])
+                entry = _lost_entry(item, assignment, tries[item.name], why)
                 yield entry, digest, render_json(entry.result)
 
 
 def _grade_on_one_pool(
     queue: list[tuple[BatchItem, str]],
-    lost: list[tuple[BatchItem, str]],
+    lost: list[tuple[BatchItem, str, str]],
     assignment: str,
     course_dir: Path | None,
     sandbox: BackendChoice,
@@ -744,8 +744,8 @@ def _grade_on_one_pool(
 ) -> Graded:
     """Grade from ``queue`` (popped from the end) until it is empty or the pool breaks.
 
-    Submissions a broken pool lost are appended to ``lost``; its workers are joined before
-    this returns or raises.
+    Submissions a broken pool lost are appended to ``lost`` (with why it broke); its workers
+    are joined before this returns or raises.
     """
     pending: dict[Future[tuple[str, Status, str, bool]], tuple[BatchItem, str, float]] = {}
     capacity = min(LONG_RUNNING_CAPACITY * workers, len(queue))
@@ -775,8 +775,8 @@ def _grade_on_one_pool(
                 item, digest, _ = pending.pop(future)
                 try:
                     document, status, reason, internal = future.result()
-                except BrokenProcessPool:
-                    lost.append((item, digest))
+                except BrokenProcessPool as exc:
+                    lost.append((item, digest, str(exc)))
                     broken = True
                     continue
                 result = GradingResult.from_gradescope(json.loads(document))
@@ -801,11 +801,12 @@ def _kill_pool(pool: ProcessPoolExecutor) -> None:
             process.join(timeout=KILL_PATIENCE_SECONDS)
 
 
-def _lost_entry(item: BatchItem, assignment: str, tries: int) -> BatchEntry:
+def _lost_entry(item: BatchItem, assignment: str, tries: int, why: str) -> BatchEntry:
     """The error document of a submission whose worker process died every time it was graded."""
     reason = (
         f"the grader's worker process died while grading this submission ({tries} times, "
-        "e.g. killed by the system for memory): grade it alone with `grader grade` to see why"
+        f"e.g. killed by the system for memory; {why[:200]}): grade it alone with "
+        "`grader grade` to see why"
     )
     result = api.internal_failure(item.path, assignment, RuntimeError(reason))
     return BatchEntry(item.name, result, "error", reason, internal_error=True)

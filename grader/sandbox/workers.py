@@ -554,7 +554,8 @@ def reaping_what_workers_leave() -> Iterator[set[int]]:
     leaving, every child that is not in the yielded set (add the children that are this
     process's own, such as multiprocessing's resource tracker) is SIGKILLed and reaped, and
     the cgroups of dead owners are removed: the batch ends with nothing of its own running.
-    Call it only once the worker processes themselves have been joined.
+    Call it only once the worker processes themselves have been joined, and start no other
+    child process meanwhile (from another thread): it would be taken for an orphan.
     """
     known = child_pids()
     was = _subreaper()
