@@ -161,15 +161,17 @@ def live_pids_with(token: str) -> list[int]:
     return found
 
 
-def child_of_this_process_above(pid: int) -> int | None:
-    """The ancestor of ``pid`` that is a child of this process (a batch worker), if any."""
+def worker_above(pid: int) -> int | None:
+    """The batch worker process (a child of this one) that ``pid`` descends from, if any."""
     for _ in range(50):
         try:
             parent = int(Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
             return None
         if parent == os.getpid():
-            return pid
+            # Not an orphan this process adopted from a dead worker: a worker itself.
+            return pid if b"--multiprocessing-fork" in command else None
         if parent <= 1:
             return None
         pid = parent
@@ -211,7 +213,7 @@ def test_a_killed_worker_leaves_no_process_or_cgroup_and_its_submission_is_regra
         while len(killed) < kills and time.monotonic() < deadline:
             # Once b is graded, only a's worker is busy: a broken pool loses a alone.
             for pid in live_pids_with(token) if (out / "b.json").exists() else []:
-                worker = child_of_this_process_above(pid)
+                worker = worker_above(pid)
                 if worker is not None and worker not in killed:
                     os.kill(worker, signal.SIGKILL)
                     killed.append(worker)
