@@ -26,6 +26,15 @@ SHELL_CELL_MAGICS = frozenset({"bash", "sh", "script", "system"})
 # the child runs it (%timeit is not: IPython times it in a scope of its own).
 RUN_STATEMENT_LINE_MAGICS = frozenset({"time"})
 INSTALLERS = frozenset({"pip", "pip3", "conda", "mamba", "apt", "apt-get", "yum"})
+# IPython's transformer re-reads the whole cell for each magic it converts (~0.25 ms a
+# line each time, measured): a big cell full of magics would hold the trusted process for
+# minutes. Cells are converted whole within these budgets (lines x (magic lines + 1)),
+# line by line beyond them; real notebooks stay far below (54 cells of 30 lines: 3000).
+FULL_TRANSFORM_COST = 3_000  #: one cell
+NOTEBOOK_TRANSFORM_COST = 20_000  #: all cells of a notebook together
+MAX_MAGIC_LINES = 500  #: magic and shell lines in one notebook (real ones: a few dozen)
+# A line that may hold a magic, a shell escape or a help request (for the budgets only).
+MAGIC_LINE = re.compile(r"^\s*(?:[%!]|[\w.\[\]'\", ]+=\s*[%!])|\?\s*$")
 PY_CELL_MARKER = re.compile(r"^# (%%|In\[[ \d]*\]:)")
 # A .py cannot carry notebook metadata, so it may name its assignment in a leading comment.
 PY_ASSIGNMENT_LINE = re.compile(r"^#\s*grader:\s*assignment\s*=\s*([A-Za-z_][\w-]*)\s*$")
@@ -269,18 +278,33 @@ def _transform(name: str, cells: list[Cell]) -> Submission:
         )
     notes: list[str] = []
     kept: list[Cell] = []
+    pending = [cell for cell in cells if not _compiles(cell.source)]
+    magic_lines = [sum(map(bool, map(MAGIC_LINE.search, c.source.splitlines()))) for c in pending]
+    if sum(magic_lines) > MAX_MAGIC_LINES:
+        return Submission(
+            name,
+            (),
+            problem=f"{name} has {sum(magic_lines)} lines of IPython magics or shell commands, "
+            f"more than the {MAX_MAGIC_LINES} the grader converts. Remove the ones your "
+            "functions do not need and resubmit.",
+        )
+    converting = dict(zip((c.index for c in pending), magic_lines, strict=True))
+    spent = 0
     for cell in cells:
-        if _compiles(cell.source):
+        if cell.index not in converting:
             kept.append(cell)
             continue
-        source, cell_notes, skip = transform_cell(cell.source)
+        cost = (cell.source.count("\n") + 1) * (converting[cell.index] + 1)
+        whole = cost <= FULL_TRANSFORM_COST and spent + cost <= NOTEBOOK_TRANSFORM_COST
+        spent += cost if whole else 0
+        source, cell_notes, skip = transform_cell(cell.source, whole=whole)
         notes.extend(f"cell {cell.index}: {note}" for note in cell_notes)
         if not skip:
             kept.append(Cell(cell.index, source))
     return Submission(name, tuple(kept), tuple(notes))
 
 
-def transform_cell(source: str) -> tuple[str, list[str], bool]:
+def transform_cell(source: str, *, whole: bool = True) -> tuple[str, list[str], bool]:
     """Convert magics and shell escapes as IPython does; returns (source, notes, skip).
 
     The conversion is IPython's own (``TransformerManager``, the one nbconvert's script
@@ -289,7 +313,9 @@ def transform_cell(source: str) -> tuple[str, list[str], bool]:
     implements the harmless ones. Line numbers stay the cell's. A cell magic whose body is
     Python (``%%time``) runs its body as plain Python; ``%%writefile`` writes its file in the
     run's folder; any other cell magic (``%%javascript``, ``%%bash``) is skipped.
-    Parsing only: nothing here runs the code.
+    Parsing only: nothing here runs the code. With ``whole=False`` (a cell too big to
+    convert whole within the budget, see ``FULL_TRANSFORM_COST``) each line that looks
+    like a magic is converted alone.
     """
     # ~0.15 s, and only for a notebook with a cell that is not plain Python.
     from IPython.core.inputtransformer2 import TransformerManager
@@ -302,7 +328,9 @@ def transform_cell(source: str) -> tuple[str, list[str], bool]:
         None,
     )
     if first is not None and lines[first].startswith("%%"):
-        return _transform_cell_magic(source, lines, first)
+        return _transform_cell_magic(source, lines, first, whole)
+    if not whole:
+        return _transform_lines(lines, source.endswith("\n"))
     converted = TransformerManager().transform_cell(source)  # type: ignore[no-untyped-call]
     # IPython drops leading blank lines; put them back so line numbers stay the cell's.
     converted = "\n" * blank + converted
@@ -311,7 +339,24 @@ def transform_cell(source: str) -> tuple[str, list[str], bool]:
     return converted, _notes_for(converted), False
 
 
-def _transform_cell_magic(source: str, lines: list[str], first: int) -> tuple[str, list[str], bool]:
+def _transform_lines(lines: list[str], newline: bool) -> tuple[str, list[str], bool]:
+    """Each line that looks like a magic converted alone (linear time), indentation kept."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    manager = TransformerManager()  # type: ignore[no-untyped-call]
+    notes: list[str] = []
+    for i, line in enumerate(lines):
+        if MAGIC_LINE.search(line):
+            converted = manager.transform_cell(line.strip() + "\n").rstrip("\n")
+            if "\n" not in converted:
+                lines[i] = line[: len(line) - len(line.lstrip())] + converted
+                notes.extend(_notes_for(converted))
+    return "\n".join(lines) + ("\n" if newline else ""), notes, False
+
+
+def _transform_cell_magic(
+    source: str, lines: list[str], first: int, whole: bool = True
+) -> tuple[str, list[str], bool]:
     from IPython.core.inputtransformer2 import TransformerManager
 
     header = lines[first][2:].strip()
@@ -321,7 +366,7 @@ def _transform_cell_magic(source: str, lines: list[str], first: int) -> tuple[st
         # The body's own lines keep their numbers: the header becomes a blank line.
         rewritten, notes = body, [f"%%{magic} ignored; the cell's body ran as plain Python"]
         if not _compiles(body):
-            rewritten, body_notes, _ = transform_cell(body)
+            rewritten, body_notes, _ = transform_cell(body, whole=whole)
             notes += body_notes
         return "\n" * (first + 1) + rewritten, notes, False
     if magic in WRITE_FILE_CELL_MAGICS:

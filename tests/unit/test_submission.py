@@ -12,8 +12,10 @@ from grader.errors import SubmissionNotFoundError, UnsupportedSubmissionError
 from grader.sandbox.protocol import HEADER_CAP
 from grader.submission import (
     FIX_NOTEBOOK,
+    FULL_TRANSFORM_COST,
     MAX_CODE_BYTES,
     MAX_FILE_BYTES,
+    MAX_MAGIC_LINES,
     read_submission,
     transform_cell,
 )
@@ -288,6 +290,33 @@ def test_captured_shell_output_and_help_requests() -> None:
         "`files = !ls` not run (shell commands do not run); files set to []",
         "help request `np.where?` not run",
     ]
+
+
+def test_a_cell_too_big_to_convert_whole_is_converted_line_by_line(tmp_path: Path) -> None:
+    """IPython re-reads the whole cell per magic: past the budget, lines go one by one
+    (linear time), with the same conversion, line numbers and notes."""
+    filler = "x = 1\n" * FULL_TRANSFORM_COST
+    source = "for i in range(2):\n    %time f(i)\n" + filler + "!pip install h5py\n"
+    read = read_submission(write(tmp_path, "big.ipynb", notebook(code(source))))
+    lines = read.cells[0].source.splitlines()
+    assert len(lines) == len(source.splitlines())
+    assert lines[1] == "    get_ipython().run_line_magic('time', 'f(i)')"
+    assert lines[-1] == "get_ipython().system('pip install h5py')"
+    assert read.notes == (
+        "cell 1: %time ignored; its statement ran once",
+        "cell 1: shell command `!pip install h5py` not run (install packages beforehand)",
+    )
+
+
+def test_more_magic_lines_than_the_grader_converts_is_a_problem(tmp_path: Path) -> None:
+    source = "%time x\n" * (MAX_MAGIC_LINES + 1)
+    read = read_submission(write(tmp_path, "magics.ipynb", notebook(code(source))))
+    assert read.cells == ()
+    assert read.problem == (
+        f"magics.ipynb has {MAX_MAGIC_LINES + 1} lines of IPython magics or shell commands, "
+        f"more than the {MAX_MAGIC_LINES} the grader converts. Remove the ones your functions "
+        "do not need and resubmit."
+    )
 
 
 def test_notes_name_their_cell(submission: Callable[[str], Path]) -> None:
