@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -306,6 +307,16 @@ def test_a_cell_too_big_to_convert_whole_is_converted_line_by_line(tmp_path: Pat
         "cell 1: %time ignored; its statement ran once",
         "cell 1: shell command `!pip install h5py` not run (install packages beforehand)",
     )
+
+
+def test_a_cell_full_of_magics_cannot_hold_the_trusted_process(tmp_path: Path) -> None:
+    """Converted whole, 400 magics in 1400 lines cost IPython ~560,000 line reads (minutes);
+    past the budget the conversion is linear."""
+    source = "%time x\n" * 400 + "x = 1\n" * 1000
+    started = time.monotonic()
+    read = read_submission(write(tmp_path, "magics.ipynb", notebook(code(source))))
+    assert time.monotonic() - started < 10.0  # ~0.3 s; generous for a busy machine
+    assert len(read.notes) == 400
 
 
 def test_more_magic_lines_than_the_grader_converts_is_a_problem(tmp_path: Path) -> None:
