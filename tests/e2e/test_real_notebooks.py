@@ -24,10 +24,15 @@ from tests.conftest import FIXTURES, check_results
 pytestmark = pytest.mark.sandbox
 
 
-def grade(tmp_path: Path, name: str, assignment: str = "linear_backward") -> dict[str, Any]:
+def grade(
+    tmp_path: Path,
+    name: str,
+    assignment: str = "linear_backward",
+    sandbox: api.BackendChoice = "auto",
+) -> dict[str, Any]:
     path = tmp_path / name
     shutil.copyfile(FIXTURES / name, path)
-    return check_results(api.grade(path, assignment=assignment))
+    return check_results(api.grade(path, assignment=assignment, sandbox=sandbox))
 
 
 def cell_errors(document: dict[str, Any]) -> dict[int, list[str]]:
@@ -93,8 +98,11 @@ def test_a_colab_save_grades_and_only_installs_are_told_to_install(tmp_path: Pat
     assert "cell 3: line magic `%cd /content/drive/MyDrive/deep-learning/week4` not run" in output
 
 
-def test_writefile_writes_a_module_the_graded_function_imports(tmp_path: Path) -> None:
-    document = grade(tmp_path, "writefile_helper_then_import.ipynb")
+def test_writefile_writes_a_module_the_graded_function_imports(
+    tmp_path: Path, backend: api.BackendChoice
+) -> None:
+    """On every backend: the run's own folder is writable and importable."""
+    document = grade(tmp_path, "writefile_helper_then_import.ipynb", sandbox=backend)
     assert document["score"] == 100
     assert cell_errors(document) == {}
     assert (
