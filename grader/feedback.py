@@ -97,6 +97,11 @@ def context(entry: BatchEntry, summary: BatchSummary) -> dict[str, Any]:
         "reason": entry.reason if entry.status != "graded" else "",
         "mistakes": [{"id": m, "title": titles.get(m, m)} for m in result.misconceptions],
         "overview": result.output.strip(),
+        #: several graded functions: each one's subtotal, in the assignment's order
+        "functions": [
+            {"name": f, "score": _points(score), "max_score": _points(max_score)}
+            for f, (score, max_score) in result.subtotals().items()
+        ],
         "tests": tests,
         "passed": sum(1 for t in tests if t["status"] == "passed"),
     }

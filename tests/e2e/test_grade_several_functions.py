@@ -218,6 +218,11 @@ def test_gradebooks_and_report_show_the_subtotals(batch: tuple[Any, Path]) -> No
     gradescope = read_csv(out / "gradebook_gradescope.csv")
     assert gradescope[0][-2:] == ["linear_backward", "layer_backward"]
     assert gradescope[3][-4:] == ["40", "100", "40", "0"]
+    feedback = (out / "feedback" / "db_not_averaged.md").read_text()
+    assert "- `linear_backward`: 24 / 40\n" in feedback
+    assert "- `layer_backward`: 15 / 60\n" in feedback
+    page = (out / "feedback" / "db_not_averaged.html").read_text()
+    assert "<li><code>layer_backward</code> 15 / 60</li>" in page
     html = (out / "report.html").read_text()
     assert "Score per function" in html
     assert 'id="function-averages"' in html
