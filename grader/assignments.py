@@ -71,7 +71,11 @@ class Provided:
         """Name in the run's folder -> file or folder on this side, aliases included."""
         if self.folder is None:
             return {}
-        entries = {p.name: p for p in sorted(self.folder.iterdir()) if not p.name.startswith(".")}
+        entries = {
+            p.name: p
+            for p in sorted(self.folder.iterdir())
+            if not p.name.startswith(".") and p.name != "__pycache__"
+        }
         for alias, module in self.aliases.items():
             entries[f"{alias}.py"] = self.folder / f"{module}.py"
         return entries
