@@ -280,3 +280,47 @@ def test_release_gives_students_the_provided_files_and_every_visible_suite(
             "layer_backward": (0.6, 1.8),
         }
     )
+
+
+# --- provided files in each kind of sandbox, and nothing left behind -------------------------
+
+
+@pytest.mark.parametrize("kind", ["none", "bwrap-fresh", "bwrap-zygote"])
+def test_provided_files_are_importable_read_only_and_cleaned_up(kind: str) -> None:
+    from grader.sandbox.limits import Limits
+    from grader.sandbox.parent import StudentProcess, bwrap_problem
+    from grader.sandbox.workers import Zygote, ZygoteStudentProcess
+
+    if kind != "none" and bwrap_problem():
+        pytest.skip(f"bwrap unavailable: {bwrap_problem()}")
+    cells = [
+        (1, "from dnn_utils_v2 import relu_backward"),
+        (2, "open('dnn_utils.py', 'w').write('broken')"),
+    ]
+    provided = {"dnn_utils.py": PROVIDED, "dnn_utils_v2.py": PROVIDED}
+    zygote = None
+    process: StudentProcess
+    if kind == "bwrap-zygote":
+        zygote = Zygote(Limits())
+        process = ZygoteStudentProcess(
+            cells, ["relu_backward"], limits=Limits(), zygote=zygote, provided=provided
+        )
+    else:
+        backend = "none" if kind == "none" else "bwrap"
+        process = StudentProcess(
+            cells, ["relu_backward"], backend=backend, limits=Limits(), provided=provided
+        )
+    try:
+        report = process.load()
+        assert report.functions == {"relu_backward": "callable"}
+        assert [c.status for c in report.cells] == ["ok", "error"]
+        assert report.cells[1].ename in {"PermissionError", "OSError"}
+    finally:
+        process.close()
+        if zygote is not None:
+            run_folder = zygote.provided_root / getattr(process, "run_id", "")
+            assert not run_folder.exists()  # each run's copy goes when the run does
+            zygote.stop()
+            assert not zygote.provided_root.exists()
+    assert not process.runtime.exists()
+    assert PROVIDED.read_text().startswith('"""The course')
