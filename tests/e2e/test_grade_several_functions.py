@@ -285,14 +285,15 @@ def test_release_gives_students_the_provided_files_and_every_visible_suite(
 # --- provided files in each kind of sandbox, and nothing left behind -------------------------
 
 
-@pytest.mark.parametrize("kind", ["none", "bwrap-fresh", "bwrap-zygote"])
+@pytest.mark.parametrize("kind", ["none", "landlock", "bwrap-fresh", "bwrap-zygote"])
 def test_provided_files_are_importable_read_only_and_cleaned_up(kind: str) -> None:
     from grader.sandbox.limits import Limits
-    from grader.sandbox.parent import StudentProcess, bwrap_problem
+    from grader.sandbox.parent import StudentProcess, bwrap_problem, landlock_problem
     from grader.sandbox.workers import Zygote, ZygoteStudentProcess
 
-    if kind != "none" and bwrap_problem():
-        pytest.skip(f"bwrap unavailable: {bwrap_problem()}")
+    problem = {"none": None, "landlock": landlock_problem()}.get(kind, bwrap_problem())
+    if problem:
+        pytest.skip(f"{kind} unavailable: {problem}")
     cells = [
         (1, "from dnn_utils_v2 import relu_backward"),
         (2, "open('dnn_utils.py', 'w').write('broken')"),
@@ -306,7 +307,7 @@ def test_provided_files_are_importable_read_only_and_cleaned_up(kind: str) -> No
             cells, ["relu_backward"], limits=Limits(), zygote=zygote, provided=provided
         )
     else:
-        backend = "none" if kind == "none" else "bwrap"
+        backend = "bwrap" if kind == "bwrap-fresh" else kind
         process = StudentProcess(
             cells, ["relu_backward"], backend=backend, limits=Limits(), provided=provided
         )
