@@ -1,7 +1,8 @@
 """deep_nn_step_by_step graded end to end: ten functions of one course notebook, one document.
 
-Every fixture in tests/fixtures/deep_nn_step_by_step/ (written by its generate.py) goes through
-``grader.api.grade`` in-process with the real child process.
+Every fixture in tests/fixtures/deep_nn_step_by_step/ (written by its generate.py) is graded
+once by ``grader batch`` (in-process, real child processes); the Gradescope package and the
+student release are checked at the end.
 
 The expected scores are reasoned from the assignment's suites, not copied from the grader.
 Points per function: initialize_parameters 5, initialize_parameters_deep 5, linear_forward 5
@@ -35,6 +36,7 @@ import pytest
 
 from grader import api
 from grader.assignments import load_assignment
+from grader.batch import run_batch
 from grader.cli import main
 from grader.export import ROOT_ENV
 from grader.release import build_release
@@ -80,11 +82,24 @@ CASES = [
 ]
 
 
-def grade_copy(tmp_path: Path, fixture: str) -> GradingResult:
-    """Grade a copy in tmp_path (nothing is ever written next to the fixtures)."""
-    path = tmp_path / fixture
-    shutil.copyfile(FIXTURES / fixture, path)
-    return api.grade(path, assignment=ASSIGNMENT, sandbox="none")
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradingResult]:
+    """Every fixture graded once, by `grader batch` (2 jobs): fixture file name -> result.
+
+    Each document is the one `grader grade` writes for that file (README, Grading a whole
+    class), and one batch grades the 27 notebooks in a fraction of 27 separate grades."""
+    folder = tmp_path_factory.mktemp("class")
+    for fixture, _, _ in CASES:
+        shutil.copyfile(FIXTURES / fixture, folder / fixture)
+    out = folder.parent / "out"
+    summary = run_batch(folder, out, assignment=ASSIGNMENT, jobs=2, sandbox="none")
+    assert len(summary.entries) == len(CASES)
+    return {
+        fixture: GradingResult.from_gradescope(
+            json.loads((out / f"{Path(fixture).stem}.json").read_text())
+        )
+        for fixture, _, _ in CASES
+    }
 
 
 def by_function(result: GradingResult) -> dict[str, float]:
@@ -97,9 +112,9 @@ def by_function(result: GradingResult) -> dict[str, float]:
 
 @pytest.mark.parametrize(("fixture", "score", "ids"), CASES, ids=[c[0] for c in CASES])
 def test_fixture_scores_and_named_mistakes(
-    tmp_path: Path, fixture: str, score: float, ids: tuple[str, ...]
+    graded: dict[str, GradingResult], fixture: str, score: float, ids: tuple[str, ...]
 ) -> None:
-    result = grade_copy(tmp_path, fixture)
+    result = graded[fixture]
     assert result.assignment == ASSIGNMENT
     assert result.max_score == pytest.approx(100)
     assert result.score == pytest.approx(score)
@@ -117,8 +132,10 @@ def test_every_catalogued_mistake_has_a_fixture() -> None:
     assert fixtures == {fixture for fixture, _, _ in CASES}
 
 
-def test_forward_half_earns_exactly_the_forward_functions(tmp_path: Path) -> None:
-    scores = by_function(grade_copy(tmp_path, "forward_half_done.ipynb"))
+def test_forward_half_earns_exactly_the_forward_functions(
+    graded: dict[str, GradingResult],
+) -> None:
+    scores = by_function(graded["forward_half_done.ipynb"])
     forward = ("initialize_parameters", "initialize_parameters_deep", "linear_forward")
     forward += ("linear_activation_forward", "L_model_forward", "compute_cost")
     assert {f: scores[f] for f in forward} == {
@@ -128,8 +145,10 @@ def test_forward_half_earns_exactly_the_forward_functions(tmp_path: Path) -> Non
     assert sum(v for f, v in scores.items() if f not in forward) == 0
 
 
-def test_older_dA_keys_and_in_place_update_are_notes_not_deductions(tmp_path: Path) -> None:
-    result = grade_copy(tmp_path, "correct_2017.ipynb")
+def test_older_dA_keys_and_in_place_update_are_notes_not_deductions(
+    graded: dict[str, GradingResult],
+) -> None:
+    result = graded["correct_2017.ipynb"]
     outputs = {t.name: t.output for t in result.tests}
     dA = next(o for n, o in outputs.items() if n.endswith("test_dA_keys_and_values"))
     assert "2017" in dA
@@ -138,8 +157,8 @@ def test_older_dA_keys_and_in_place_update_are_notes_not_deductions(tmp_path: Pa
     assert "changed the dict it was given" in update
 
 
-def test_cost_not_squeezed_is_a_note(tmp_path: Path) -> None:
-    result = grade_copy(tmp_path, "cost_not_squeezed.py")
+def test_cost_not_squeezed_is_a_note(graded: dict[str, GradingResult]) -> None:
+    result = graded["cost_not_squeezed.py"]
     cost_tests = [t for t in result.tests if t.name.startswith("compute_cost:")]
     assert all(t.status == "passed" for t in cost_tests)
     assert all("The cost is not squeezed" in t.output for t in cost_tests)
@@ -154,9 +173,9 @@ def test_cost_not_squeezed_is_a_note(tmp_path: Path) -> None:
     ],
 )
 def test_a_function_wrong_only_through_its_helper_is_told_so(
-    tmp_path: Path, fixture: str, caller: str, helper: str
+    graded: dict[str, GradingResult], fixture: str, caller: str, helper: str
 ) -> None:
-    result = grade_copy(tmp_path, fixture)
+    result = graded[fixture]
     failed = [t for t in result.tests if t.name.startswith(f"{caller}:") and t.status == "failed"]
     assert failed
     assert all(helper in t.output for t in failed), [t.output for t in failed]
