@@ -295,7 +295,11 @@ def deep_nn(root: Path, size: int, jobs: int) -> None:
     grade_wall = single_grade(notebook, root / "deep_nn_one.json", 5, assignment)
     wall, peak = batch_run(folder, root / "out-deep_nn", jobs, assignment)
     print()
-    print(f"| {assignment} (10 functions, 86 hidden tests) | grader |")
+    from grader.api import prepare_assignment
+
+    prepared = prepare_assignment(assignment)
+    shape = f"{len(prepared.parts)} functions, {len(prepared.hidden)} hidden tests"
+    print(f"| {assignment} ({shape}) | grader |")
     print("|---|---:|")
     print(f"| one `grader grade` of a correct notebook, median of 5 | {grade_wall:.3f} s |")
     print(f"| batch of {size} notebooks ({jobs} jobs) | {wall:.1f} s, {size / wall:.2f}/s |")

@@ -41,12 +41,32 @@ def _pattern(lines: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(line) for line in lines))
 
 
+@functools.lru_cache(maxsize=8)
+def _heads(lines: tuple[str, ...]) -> frozenset[str] | None:
+    """The first MIN_LINE characters of every line, or None if a line is shorter."""
+    if any(len(line) < MIN_LINE for line in lines):
+        return None
+    return frozenset(line[:MIN_LINE] for line in lines)
+
+
+def _protected(line: str, pattern: re.Pattern[str], heads: frozenset[str] | None) -> bool:
+    # A line that contains a protected line contains its head at some position: looking the
+    # line's windows up in a set first skips the regex (an alternation of hundreds of lines,
+    # ~0.3 ms a search) for almost every line, with the same answer.
+    if heads is not None and not any(
+        line[i : i + MIN_LINE] in heads for i in range(len(line) - MIN_LINE + 1)
+    ):
+        return False
+    return pattern.search(line) is not None
+
+
 def redact(text: str, lines: Sequence[str]) -> str:
     """``text`` with every line that contains one of ``lines`` replaced by a notice."""
     if not text or not lines:
         return text
-    pattern = _pattern(tuple(lines))
-    kept = [REDACTED if pattern.search(line) else line for line in text.splitlines()]
+    key = tuple(lines)
+    pattern, heads = _pattern(key), _heads(key)
+    kept = [REDACTED if _protected(line, pattern, heads) else line for line in text.splitlines()]
     return "\n".join(kept) + ("\n" if text.endswith("\n") else "")
 
 
