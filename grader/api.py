@@ -385,7 +385,11 @@ def _grade_functions(
         part_found = [m for m in part.catalogue if m.id in ids]
         # Before the caller closes the process: probing calls it again.
         part_examples = _counterexamples(part, process, own, part_found)
-        results.extend(score_tests(outcomes, diagnosis, part.catalogue, part_examples, inherited))
+        results.extend(
+            score_tests(
+                outcomes, diagnosis, part.catalogue, part_examples, inherited, inherited_from
+            )
+        )
         for m in part_found:
             found.setdefault(m.id, m)
         examples.update(part_examples)

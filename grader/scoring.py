@@ -20,6 +20,18 @@ INHERITED = (
 )
 
 
+INHERITED_ROOT = "Your {helper}'s own failures come from your {root}: start there."
+
+
+def inherited_root(helper: str, inherited: Mapping[str, str]) -> str:
+    """Where a chain of inherited failures starts (``inherited``: function -> its helper)."""
+    seen = {helper}
+    while helper in inherited and inherited[helper] not in seen:
+        helper = inherited[helper]
+        seen.add(helper)
+    return helper
+
+
 def misconception_text(m: Misconception) -> str:
     """How a diagnosis reads inside a test's feedback."""
     return f"Likely mistake [{m.id}]: {m.title}\n{m.explanation}"
@@ -31,13 +43,16 @@ def score_tests(
     catalogue: Sequence[Misconception],
     examples: Mapping[str, Counterexample] | None = None,
     inherited: Mapping[str, str] | None = None,
+    inherited_from: Mapping[str, str] | None = None,
 ) -> tuple[TestResult, ...]:
     """Full points for a passed test, none for a failed one; failures carry their diagnosis.
 
     A visible test's feedback also shows each mistake's smallest counterexample; a hidden
     test's names the mistake only (its own inputs are never quoted, and the counterexample
     is in the overall message). A test in ``inherited`` (test name -> helper) failed because
-    of another graded function: it names that helper instead of a mistake.
+    of another graded function: it names that helper instead of a mistake, and where the
+    helper's failures come from further down (``inherited_from``: function -> helper), the
+    function to start with.
     """
     by_id = {m.id: m for m in catalogue}
     examples = examples or {}
@@ -54,6 +69,9 @@ def score_tests(
             parts.append(outcome.message)
             helper = inherited[case.name]
             parts.append(INHERITED.format(helper=helper, function=case.grades or "it"))
+            root = inherited_root(helper, inherited_from or {})
+            if root != helper:
+                parts.append(INHERITED_ROOT.format(helper=helper, root=root))
         else:
             parts.append(outcome.message)
             for i in ids:
@@ -197,7 +215,10 @@ def function_subtotals(results: Sequence[TestResult], inherited: Mapping[str, st
     for function, (score, max_score) in totals.items():
         line = f"  {function}: {round(score, 6):g}/{round(max_score, 6):g}"
         if function in inherited:
-            line += f" (failures come from your {inherited[function]}: fix that first)"
+            helper = inherited[function]
+            root = inherited_root(helper, inherited)
+            through = f", whose failures come from your {root}" if root != helper else ""
+            line += f" (failures come from your {helper}{through}: fix that first)"
         lines.append(line)
     return lines
 

@@ -19,7 +19,12 @@ from grader.inheritance import find_inherited, same_result
 from grader.results import GradingResult, TestResult
 from grader.sandbox.outcomes import CallOutcome, Raised, Returned
 from grader.sandbox.protocol import Opaque, ProtocolError, decode_value, encode_value
-from grader.scoring import function_subtotals, missing_module_note, overall_message
+from grader.scoring import (
+    function_subtotals,
+    inherited_root,
+    missing_module_note,
+    overall_message,
+)
 
 # --- the wire format -------------------------------------------------------------------------
 
@@ -333,3 +338,15 @@ def test_notebook_check_of_one_of_several_functions() -> None:
     own = check_function(reference["linear_backward"], course_dir=course)
     assert isinstance(own, NotebookReport)
     assert own.result.assignment == "linear_backward"
+
+
+def test_a_chain_of_inherited_failures_names_where_it_starts() -> None:
+    chain = {"L_model_backward": "linear_activation_backward", "linear_activation_backward": "f"}
+    assert inherited_root("linear_activation_backward", chain) == "f"
+    assert inherited_root("f", chain) == "f"
+    assert inherited_root("a", {"a": "b", "b": "a"}) == "b"  # a cycle ends, never loops
+    tests = (result("L: t", "L_model_backward", 0, 20),)
+    assert function_subtotals(tests, chain) == [
+        "  L_model_backward: 0/20 (failures come from your linear_activation_backward, whose "
+        "failures come from your f: fix that first)"
+    ]
