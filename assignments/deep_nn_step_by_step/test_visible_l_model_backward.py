@@ -41,3 +41,27 @@ def test_two_layers(L_model_backward):
     assert_close(grads["db2"], dZ2.sum(axis=1, keepdims=True) / 3, name='grads["db2"]')
     assert_close(grads["dW1"], dZ1 @ X.T / 3, name='grads["dW1"]')
     assert_close(grads["db1"], dZ1.sum(axis=1, keepdims=True) / 3, name='grads["db1"]')
+
+
+@pytest.mark.points(1)
+@pytest.mark.tags("dW", "db", "narrow")
+def test_one_unit_per_layer(L_model_backward):
+    """layer_dims [1, 1, 1]: every dA has the same shape, so layer mix-ups show as values."""
+    x = np.array([[0.5, 1.5, -1.0, 2.0]])
+    y = np.array([[1.0, 0.0, 1.0, 0.0]])
+    w1, b1, w2, b2 = np.array([[1.2]]), np.array([[0.1]]), np.array([[0.8]]), np.array([[-0.3]])
+    z1 = w1 @ x + b1
+    a1 = np.maximum(0, z1)
+    z2 = w2 @ a1 + b2
+    al = sigmoid(z2)
+    caches = [
+        ((x.copy(), w1.copy(), b1.copy()), z1.copy()),
+        ((a1.copy(), w2.copy(), b2.copy()), z2.copy()),
+    ]
+    grads = L_model_backward(al.copy(), y.copy(), caches)
+    assert isinstance(grads, dict), "return the dict grads"
+    dz2 = al - y
+    dz1 = (w2.T @ dz2) * (z1 > 0)
+    assert_close(grads["dW2"], dz2 @ a1.T / 4, name='grads["dW2"]')
+    assert_close(grads["dW1"], dz1 @ x.T / 4, name='grads["dW1"]')
+    assert_close(grads["db1"], dz1.sum(axis=1, keepdims=True) / 4, name='grads["db1"]')

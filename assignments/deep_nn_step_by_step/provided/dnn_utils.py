@@ -13,19 +13,25 @@ the gradient with respect to Z:
     dZ = relu_backward(dA, activation_cache)
 
 None of them modifies its arguments. The backward functions check that the cache is Z, an
-array: a layer's cache is (linear_cache, activation_cache), and passing the tuple
-linear_cache = (A_prev, W, b) instead is a common slip that numpy would report obscurely.
+array of dA's shape: passing the tuple linear_cache = (A_prev, W, b) instead, or another
+layer's dA, are common slips that numpy would report obscurely.
 """
 
 import numpy as np
 
 
-def _activation_cache(cache, function):
+def _activation_cache(dA, cache, function):
     if isinstance(cache, (tuple, list)):
         raise TypeError(
             f"{function} expects the activation cache Z (an array) but got a tuple of "
             f"{len(cache)}: a layer's cache is the pair (linear_cache, activation_cache), in "
             "that order; pass its second part, Z, here."
+        )
+    if np.shape(dA) != np.shape(cache):
+        raise ValueError(
+            f"{function}: dA has shape {np.shape(dA)} but this layer's Z has shape "
+            f"{np.shape(cache)}. dA must be the gradient of this layer's own output A, which "
+            "has Z's shape: the dA_prev the layer above returned, not another layer's."
         )
     return cache
 
@@ -48,7 +54,7 @@ def relu(Z):
 
 def relu_backward(dA, cache):
     """dZ = dA where Z > 0, and 0 where Z <= 0 (cache is Z)."""
-    Z = _activation_cache(cache, "relu_backward")
+    Z = _activation_cache(dA, cache, "relu_backward")
     dZ = np.array(dA, copy=True)
     dZ[Z <= 0] = 0
     return dZ
@@ -56,6 +62,6 @@ def relu_backward(dA, cache):
 
 def sigmoid_backward(dA, cache):
     """dZ = dA * s * (1 - s) with s = sigmoid(Z) (cache is Z)."""
-    Z = _activation_cache(cache, "sigmoid_backward")
+    Z = _activation_cache(dA, cache, "sigmoid_backward")
     e = np.exp(-np.abs(Z))
     return dA * (e / ((1 + e) * (1 + e)))
