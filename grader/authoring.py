@@ -28,6 +28,31 @@ _expectations: ContextVar[list[tuple[Any, np.ndarray]] | None] = ContextVar(
     "grader_expectations", default=None
 )
 
+# Arguments a call changed in a way their values do not show (an in-place reshape, a new
+# dtype, other memory), as (the test's own argument object, what changed); set by the suite
+# runner, read by ``assert_unchanged``.
+_changed_arguments: ContextVar[list[tuple[object, str]] | None] = ContextVar(
+    "grader_changed_arguments", default=None
+)
+
+
+def record_argument_change(argument: object, how: str) -> None:
+    """Remember that a call changed ``argument`` (the test's object) as ``how`` says."""
+    changed = _changed_arguments.get()
+    if changed is not None:
+        changed.append((argument, how))
+
+
+@contextmanager
+def collecting_argument_changes() -> Iterator[list[tuple[object, str]]]:
+    """Collect ``record_argument_change`` calls made while the block runs (the suite runner)."""
+    changed: list[tuple[object, str]] = []
+    token = _changed_arguments.set(changed)
+    try:
+        yield changed
+    finally:
+        _changed_arguments.reset(token)
+
 
 def note(text: str) -> None:
     """Add a remark to the current test's feedback without failing it (e.g. a changed dtype)."""
@@ -260,7 +285,11 @@ def _assert_close_dict(
 def _changed(after: Any, before: Any, where: str) -> list[tuple[str, int]]:
     """(place, elements changed) for each array inside ``before`` that ``after`` changed."""
     if isinstance(before, np.ndarray):
-        if not isinstance(after, np.ndarray) or after.shape != before.shape:
+        if (
+            not isinstance(after, np.ndarray)
+            or after.shape != before.shape
+            or after.dtype != before.dtype
+        ):
             return [(where, before.size)]
         if np.array_equal(after, before, equal_nan=True):
             return []
@@ -280,12 +309,35 @@ def _changed(after: Any, before: Any, where: str) -> list[tuple[str, int]]:
     return []
 
 
+def _reported_change(after: Any) -> str | None:
+    """What the suite runner says a call changed in ``after`` (or in an array inside it)."""
+    changed = _changed_arguments.get()
+    if not changed:
+        return None
+    pending = [after]
+    while pending:
+        item = pending.pop()
+        for argument, how in changed:
+            if argument is item:
+                return how
+        if isinstance(item, (tuple, list)):
+            pending.extend(item)
+        elif isinstance(item, Mapping):
+            pending.extend(item.values())
+    return None
+
+
 def assert_unchanged(after: Any, before: Any, *, name: str, advice: str) -> None:
     """Fail when an argument was modified in place by the call.
 
     ``before``/``after`` may be arrays or nested tuples, lists and dicts of arrays (a cache
     ``((A_prev, W, b), Z)``, ``parameters``): the failure names each array that changed.
+    Any change the caller could observe counts: values, and also (reported by the suite
+    runner) an in-place reshape or resize, a new dtype or memory the array was made to use.
     """
+    how = _reported_change(after)
+    if how:
+        raise MismatchError("mutation", f"{name} was modified in place ({how}). {advice}")
     if not isinstance(before, np.ndarray):
         changes = _changed(after, before, name)
         if changes:
@@ -295,7 +347,12 @@ def assert_unchanged(after: Any, before: Any, *, name: str, advice: str) -> None
                 "mutation", f"{where} {verb} modified in place by the call. {advice}"
             )
         return
-    if after.shape == before.shape and np.array_equal(after, before, equal_nan=True):
+    if (
+        type(after) is type(before)
+        and after.dtype == before.dtype
+        and after.shape == before.shape
+        and np.array_equal(after, before, equal_nan=True)
+    ):
         return
     changed = (
         int((~np.isclose(after, before, equal_nan=True)).sum())

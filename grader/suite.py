@@ -30,7 +30,12 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from grader.authoring import MismatchError, collecting_notes
+from grader.authoring import (
+    MismatchError,
+    collecting_argument_changes,
+    collecting_notes,
+    record_argument_change,
+)
 from grader.diagnosis import CallRecord
 from grader.errors import AssignmentError
 from grader.results import VISIBILITIES, Visibility
@@ -143,6 +148,18 @@ def _write_back(arg: Any, after: Any) -> None:
                 _write_back(value, after[key])
 
 
+def _item_at(value: Any, path: tuple[int | str, ...]) -> Any:
+    """The object at ``path`` in nested tuples, lists and dicts (the last one reachable)."""
+    for place in path:
+        found = (isinstance(value, dict) and place in value) or (
+            isinstance(value, (tuple, list)) and isinstance(place, int) and place < len(value)
+        )
+        if not found:
+            break
+        value = value[place]
+    return value
+
+
 class StudentFunction:
     """Calls the student's function in the sandbox; looks like a normal function to tests."""
 
@@ -163,6 +180,8 @@ class StudentFunction:
         if isinstance(outcome, Returned):
             for arg, after in zip(args, outcome.args_after, strict=False):
                 _write_back(arg, after)
+            for path, how in outcome.changes:
+                record_argument_change(_item_at(args, path), how)
             return outcome.value
         raise _call_failure(self.name, outcome)
 
@@ -349,7 +368,7 @@ class SuiteRunner:
         """Run one test; every way it can end becomes a TestOutcome."""
         visible = case.visibility == "visible"
         kwargs = self._fixtures(case)
-        with self._test(case.name), collecting_notes() as notes:
+        with self._test(case.name), collecting_notes() as notes, collecting_argument_changes():
             try:
                 case.function(**kwargs)
             except MismatchError as exc:

@@ -23,6 +23,7 @@ import ctypes
 import importlib
 import json
 import linecache
+import mmap
 import os
 import platform
 import random
@@ -52,6 +53,9 @@ ERRORS_PER_CELL = 5  # failed top-level statements of one cell reported (the res
 BINDS_CAP = 20  # names a failed statement would have defined, sent back to explain a gap
 TRACEBACK_FRAMES = 8  # frames of student code kept in a traceback
 SEED = 0  # same submission, same score: seeded before any cell runs
+# Bytes of arrays one reply sends in full (the rest as shape and dtype): within the trusted
+# side's cap, with room for the .npy headers.
+REPLY_ROOM = protocol.REPLY_BLOB_CAP - 1024 * 1024
 MIN_ALARM = 0.01  # seconds: a re-armed alarm shorter than this counts as the limit reached
 PR_SET_PDEATHSIG = 1
 PR_SET_KEEPCAPS = 8
@@ -559,9 +563,19 @@ class Child:
         )[:200]
         return {"wanted": wanted, "defined_callables": defined}
 
-    def call(self, request: dict[str, Any], blobs: list[bytes]) -> None:
+    def call(self, request: dict[str, Any], blobs: list[bytes], fds: list[int]) -> None:
         function = self.namespace.get(request["function"])
-        args = [protocol.decode_value(a, blobs) for a in request["args"]]
+        size = int(request.get("shared_size", 0))
+        # The arguments' arrays are views of memory the trusted side reads back after the
+        # call (``protocol.SharedLayout``): what the function writes there is seen as written.
+        shared: Any = mmap.mmap(fds[0], size) if fds and size else bytearray()
+        shared_blob = request.get("shared_blob")
+        if isinstance(shared_blob, int):  # the portable child: the block came as a blob
+            shared = bytearray(blobs[shared_blob])
+        for fd in fds:
+            os.close(fd)
+        args = [protocol.decode_value(a, blobs, shared=shared) for a in request["args"]]
+        snapshots = [protocol.argument_snapshot(a) for a in args]
         timeout = float(request.get("timeout", 5.0))
         self.wall_factor = float(request.get("wall_factor", 1.0))
         started = time.perf_counter()
@@ -574,8 +588,8 @@ class Child:
             encoded = self.run_with_alarm(
                 timeout,
                 lambda: (
-                    protocol.encode_value(value, out_blobs),
-                    [protocol.encode_value(a, out_blobs) for a in args],
+                    protocol.encode_value(value, out_blobs, room=[REPLY_ROOM]),
+                    [protocol.argument_state(a, s) for a, s in zip(args, snapshots, strict=True)],
                 ),
             )
         except BaseException as exc:
@@ -586,27 +600,30 @@ class Child:
             self.send(header)
             return
         returned, args_after = encoded
-        self.send(
-            {
-                "op": "returned",
-                "value": returned,
-                "args_after": args_after,
-                "seconds": time.perf_counter() - started,
-            },
-            out_blobs,
-        )
+        header = {
+            "op": "returned",
+            "value": returned,
+            "args_after": args_after,
+            "seconds": time.perf_counter() - started,
+        }
+        if isinstance(shared_blob, int):
+            header["shared_after"] = len(out_blobs)
+            out_blobs.append(bytes(shared))
+        self.send(header, out_blobs)
 
     def serve(self) -> None:
         while True:
             try:
-                request, blobs = protocol.read_frame(self.request_fd)
-            except protocol.ProtocolError:
+                request, blobs, fds = protocol.read_frame(self.request_fd)
+            except (protocol.ProtocolError, OSError):
                 return  # the parent went away
             op = request.get("op")
             if op == "load":
+                for fd in fds:
+                    os.close(fd)
                 self.load(request)
             elif op == "call":
-                self.call(request, blobs)
+                self.call(request, blobs, fds)
             else:
                 return
 

@@ -73,11 +73,17 @@ class LoadReport:
 
 @dataclass(frozen=True)
 class Returned:
-    """The call returned; ``value`` and ``args_after`` were rebuilt from plain data."""
+    """The call returned; ``value`` and ``args_after`` were rebuilt from plain data.
+
+    The arrays of ``args_after`` hold the bytes the trusted side read back from the call's
+    shared memory; ``changes`` lists what else the call changed in the arguments (an
+    in-place reshape, a new dtype, a list's items), as (path into the arguments, what).
+    """
 
     value: Any
     args_after: tuple[Any, ...]
     seconds: float
+    changes: tuple[tuple[tuple[int | str, ...], str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import queue
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -461,13 +462,8 @@ class _DeadlineReader:
         length = protocol.parse_header(bytes(self.buffer[:8]))
         if not self._fill(8 + length, deadline):
             return None
-        try:
-            header = json.loads(bytes(self.buffer[8 : 8 + length]))
-        except ValueError as exc:
-            raise protocol.ProtocolError("unreadable frame header") from exc
-        if not isinstance(header, dict):
-            raise protocol.ProtocolError("frame header is not an object")
-        sizes = protocol.parse_blob_sizes(header)
+        header = protocol.parse_header_json(bytes(self.buffer[8 : 8 + length]))
+        sizes = protocol.parse_blob_sizes(header, protocol.REPLY_BLOB_CAP)
         if not self._fill(8 + length + sum(sizes), deadline):
             return None
         self._take(8 + length)
@@ -479,14 +475,14 @@ def _frames(raw: Any) -> tuple[Frame, ...]:
         return ()
     frames = []
     for item in raw[:20]:
-        if isinstance(item, dict) and isinstance(item.get("cell"), int):
+        if isinstance(item, dict) and type(item.get("cell")) is int:
             line = item.get("line")
             frames.append(
                 Frame(
                     cell=item["cell"],
-                    line=line if isinstance(line, int) else None,
-                    function=str(item.get("function", ""))[:100],
-                    code=str(item.get("code", ""))[:200],
+                    line=line if type(line) is int else None,
+                    function=_text(item.get("function", ""), 100),
+                    code=_text(item.get("code", ""), 200),
                 )
             )
     return tuple(frames)
@@ -509,7 +505,12 @@ def _cell_error(cell: int, raw: dict[str, Any]) -> CellError:
 
 
 def _text(value: Any, cap: int = 500) -> str:
-    return str(value)[:cap] if value is not None else ""
+    """A text field of a reply, capped; anything but a string or number is malformed."""
+    if isinstance(value, str):
+        return value[:cap]
+    if type(value) in (int, float, bool):
+        return str(value)[:cap]
+    return "" if value is None else "<malformed>"
 
 
 def describe_exit(returncode: int | None, *, out_of_memory: bool = False) -> str:
@@ -590,6 +591,8 @@ class StudentProcess:
         #: the run's serving process (its pid here), whose waits for a CPU limits discount
         self.host_pid: int | None = None
         self.runtime = Path(tempfile.mkdtemp(prefix="grader-run-"))
+        #: bytes of arrays this run's replies may still make the trusted side hold
+        self.decode_budget = protocol.DecodeBudget()
         self._prepare_runtime()
 
     # --- lifecycle -------------------------------------------------------------------
@@ -704,7 +707,9 @@ class StudentProcess:
         if self.portable:
             self._start_portable()
             return
-        request_r, request_w = os.pipe()
+        # A socket, not a pipe: a call's shared memory travels with its request (SCM_RIGHTS).
+        theirs, ours = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        request_r, request_w = theirs.detach(), ours.detach()
         response_r, response_w = os.pipe()
         command, cwd = self._command(request_r, response_w)
         home = SANDBOX_TMP if self.backend == "bwrap" else cwd
@@ -865,9 +870,11 @@ class StudentProcess:
 
     # --- requests --------------------------------------------------------------------
 
-    def _send(self, header: dict[str, Any], blobs: list[bytes] | None = None) -> bool:
+    def _send(
+        self, header: dict[str, Any], blobs: list[bytes] | None = None, fds: tuple[int, ...] = ()
+    ) -> bool:
         try:
-            protocol.write_frame(self.request_fd, header, blobs)
+            protocol.write_frame(self.request_fd, header, blobs, fds)
         except OSError:
             return False
         return True
@@ -913,10 +920,11 @@ class StudentProcess:
                 self.host_pid = None if self.portable else self._host_pid(header["pid"])
                 if self.host_pid is not None:
                     clock.attach(f"/proc/{self.host_pid}/schedstat")
-            elif header.get("op") == "cell" and isinstance(header.get("index"), int):
+            elif header.get("op") == "cell" and type(header.get("index")) is int:
                 current_cell = header["index"]
             elif header.get("op") == "cell-done":
-                done.extend(self._cell_runs([header.get("cell")]))
+                if len(done) < len(self.cells):  # a hostile child may send any number
+                    done.extend(self._cell_runs([header.get("cell")]))
                 current_cell = None
             elif header.get("op") == "loaded":
                 return self._loaded(header)
@@ -935,10 +943,10 @@ class StudentProcess:
         )
 
     @staticmethod
-    def _cell_runs(raws: Any) -> list[CellRun]:
+    def _cell_runs(raws: Any, cap: int = 1) -> list[CellRun]:
         cells = []
-        for raw in raws if isinstance(raws, list) else []:
-            if not isinstance(raw, dict) or not isinstance(raw.get("index"), int):
+        for raw in raws[:cap] if isinstance(raws, list) else []:
+            if not isinstance(raw, dict) or type(raw.get("index")) is not int:
                 continue
             status: Literal["ok", "error"] = "error" if raw.get("status") == "error" else "ok"
             first = _cell_error(raw["index"], raw)
@@ -960,7 +968,7 @@ class StudentProcess:
         return cells
 
     def _loaded(self, header: dict[str, Any]) -> LoadReport:
-        cells = self._cell_runs(header.get("cells"))
+        cells = self._cell_runs(header.get("cells"), len(self.cells))
         names = header.get("names")
         names = names if isinstance(names, dict) else {}
         wanted = names.get("wanted")
@@ -1007,17 +1015,43 @@ class StudentProcess:
         if refused:
             return Crashed(refused)
         blobs: list[bytes] = []
-        encoded = [protocol.encode_value(arg, blobs) for arg in args]
+        layout = protocol.SharedLayout()
+        encoded = [
+            protocol.encode_value(arg, blobs, shared=layout, path=(i,))
+            for i, arg in enumerate(args)
+        ]
+        # The portable child (no memfd, no Unix socket) gets the block as a blob and sends it
+        # back: its values are then its own report, as everything else it sends.
+        if self.portable:
+            blobs.append(bytes(layout.contents()))
+        memfd = layout.create() if layout.size and not self.portable else -1
+        try:
+            return self._call(function, args, encoded, blobs, layout, memfd)
+        finally:
+            if memfd >= 0:
+                os.close(memfd)
+
+    def _call(
+        self,
+        function: str,
+        args: Sequence[Any],
+        encoded: list[dict[str, Any]],
+        blobs: list[bytes],
+        layout: protocol.SharedLayout,
+        memfd: int,
+    ) -> CallOutcome:
         soft = self.limits.test_timeout
         header = {
             "op": "call",
             "function": function,
             "args": encoded,
+            "shared_size": layout.size,
+            "shared_blob": len(blobs) - 1 if self.portable else None,
             "timeout": soft,
             "wall_factor": self.limits.wall_factor,
         }
         clock = self._clock(soft + self.limits.kill_grace)
-        if not self._send(header, blobs):
+        if not self._send(header, blobs, (memfd,) if memfd >= 0 else ()):
             return Crashed(self._death())
         if self.reader is None:
             return Crashed("the process went away")
@@ -1032,10 +1066,63 @@ class StudentProcess:
             self.kill()
             return TimedOut(soft)
         response, response_blobs = frame
-        return self._call_outcome(response, response_blobs, soft, clock.used())
+        seconds = clock.used()
+        if response.get("op") == "returned":
+            try:
+                after = self._arguments_after(
+                    args, encoded, layout, memfd, response, response_blobs
+                )
+            except protocol.ProtocolError as exc:
+                self.kill()
+                return Crashed(f"the process broke the grading protocol ({exc})")
+        else:
+            after = None
+        return self._call_outcome(response, response_blobs, soft, seconds, after)
+
+    def _arguments_after(
+        self,
+        args: Sequence[Any],
+        encoded: list[dict[str, Any]],
+        layout: protocol.SharedLayout,
+        memfd: int,
+        response: dict[str, Any],
+        blobs: list[bytes],
+    ) -> tuple[tuple[Any, ...], tuple[tuple[tuple[int | str, ...], str], ...]]:
+        """The arguments as the call left them, and what else it changed in them.
+
+        The arrays' values are read by this process from the call's shared memory: the
+        child cannot claim other values, only write other bytes there (which then are what
+        the call left). Shapes, dtypes and list items are the child's report, checked
+        against what was sent: a report that does not describe exactly the arguments sent
+        is a ProtocolError.
+        """
+        states = response.get("args_after")
+        if not isinstance(states, list) or len(states) != len(encoded):
+            raise protocol.ProtocolError("the reply does not describe every argument sent")
+        changes = tuple(
+            change
+            for i, (tree, state) in enumerate(zip(encoded, states, strict=True))
+            for change in protocol.argument_changes(tree, state, (i,))
+        )
+        if self.portable:
+            index = response.get("shared_after")
+            if type(index) is not int or not 0 <= index < len(blobs):
+                raise protocol.ProtocolError("the reply does not send the arguments back")
+            arrays = layout.arrays_in(blobs[index])
+        elif memfd < 0:
+            return tuple(args), changes
+        else:
+            arrays = layout.read_back(memfd)
+        values = protocol.with_leaves(list(args), layout.paths, arrays)
+        return tuple(values), changes
 
     def _call_outcome(
-        self, response: dict[str, Any], blobs: list[bytes], soft: float, seconds: float
+        self,
+        response: dict[str, Any],
+        blobs: list[bytes],
+        soft: float,
+        seconds: float,
+        after: tuple[tuple[Any, ...], tuple[tuple[tuple[int | str, ...], str], ...]] | None,
     ) -> CallOutcome:
         op = response.get("op")
         if op == "timeout":
@@ -1046,17 +1133,19 @@ class StudentProcess:
                 evalue=_text(response.get("evalue")),
                 frames=_frames(response.get("frames")),
             )
-        if op == "returned":
+        if op == "returned" and after is not None:
+            self.decode_budget.memo = {}
             try:
-                value = protocol.decode_value(response.get("value"), blobs)
-                after_raw = response.get("args_after")
-                if not isinstance(after_raw, list):
-                    raise protocol.ProtocolError("missing argument state")
-                after = tuple(protocol.decode_value(a, blobs) for a in after_raw)
+                value = protocol.decode_value(
+                    response.get("value"), blobs, budget=self.decode_budget
+                )
             except protocol.ProtocolError as exc:
                 self.kill()
                 return Crashed(f"the process sent back malformed data ({exc})")
+            finally:
+                self.decode_budget.memo = {}
+            args_after, changes = after
             # The trusted clock's seconds, not the child's claim: probing budgets them.
-            return Returned(value, after, seconds)
+            return Returned(value, args_after, seconds, changes)
         self.kill()
         return Crashed("the process sent an unexpected message")

@@ -13,6 +13,10 @@ Values are encoded as small JSON trees:
 
 - ``{"kind": "none"}``, ``{"kind": "json", "value": ...}`` (bool, int, float, str)
 - ``{"kind": "ndarray", "blob": i, "type": "ndarray"}`` (numeric arrays, any ndarray subclass)
+- ``{"kind": "ndarray", "shared": {"offset": o, "dtype": "<f8", "shape": [..]}, "type": ...}``
+  (an argument of a call: its bytes are in the call's shared memory, see ``SharedLayout``)
+- ``{"kind": "oversized", "type": ..., "dtype": "<f8", "shape": [...], "nbytes": n}`` (an array
+  too large to send back: only what scoring needs of it, its shape and dtype)
 - ``{"kind": "scalar", "blob": i, "type": "float64"}`` (numpy scalars, as 0-d arrays)
 - ``{"kind": "tuple" | "list", "items": [...]}``
 - ``{"kind": "dict", "keys": ["dW", ...], "items": [...]}`` (a dict with str keys only, e.g.
@@ -22,13 +26,15 @@ Values are encoded as small JSON trees:
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
 import re
+import socket
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +45,17 @@ BLOB_CAP = 256 * 1024 * 1024  # bytes of all arrays in one frame
 REPR_CAP = 300  # characters of repr() kept for values we cannot send as data
 MAX_DEPTH = 8  # nesting of tuples/lists in a returned value
 MAX_ITEMS = 64  # items of a returned tuple/list
+MIB = 1024 * 1024
+# What the trusted side holds of a child's replies (its own process stays far below 512 MiB
+# whatever a submission sends): a reply's arrays arrive within REPLY_BLOB_CAP; each blob is
+# decoded once however often the value refers to it; an array over VALUE_CAP, or past what is
+# left of a run's RUN_DECODED_CAP, is kept as its shape and dtype only (``Oversized``).
+REPLY_BLOB_CAP = 64 * MIB
+VALUE_CAP = 16 * MIB
+RUN_DECODED_CAP = 192 * MIB
+PLAIN_ARRAY = "numpy.ndarray"
+SHARED_ALIGN = 64  # byte alignment of each argument in a call's shared memory
+MAX_FDS = 4  # descriptors accepted with one request
 
 
 class ProtocolError(Exception):
@@ -59,16 +76,36 @@ class Opaque:
         return f"<{self.type_name}: {self.text}>"
 
 
+def oversized(type_name: str, dtype: str, shape: tuple[int, ...], nbytes: int) -> Opaque:
+    """An array kept as its shape and dtype only (too large to send back, or to keep)."""
+    size = f"{nbytes / MIB:.0f} MiB" if nbytes >= MIB else f"{nbytes} bytes"
+    return Opaque(
+        f"an array of shape {shape} and dtype {dtype[:16]} ({size}: too large to check)",
+        "",
+    )
+
+
 # --- framing ---------------------------------------------------------------------------
 
 
-def write_frame(fd: int, header: dict[str, Any], blobs: list[bytes] | None = None) -> None:
-    """Write one frame to a file descriptor (blocking until all of it is written)."""
+def write_frame(
+    fd: int, header: dict[str, Any], blobs: list[bytes] | None = None, fds: tuple[int, ...] = ()
+) -> None:
+    """Write one frame to a file descriptor (blocking until all of it is written).
+
+    ``fds`` travel with the frame's first bytes (SCM_RIGHTS: ``fd`` must be a Unix socket).
+    """
     blobs = blobs or []
     header = dict(header, blobs=[len(b) for b in blobs])
     data = json.dumps(header, allow_nan=True).encode()
     parts = [MAGIC, struct.pack(">I", len(data)), data, *blobs]
     view = memoryview(b"".join(parts))
+    if fds:
+        sock = socket.socket(fileno=fd)
+        try:
+            view = view[socket.send_fds(sock, [view], list(fds)) :]
+        finally:
+            sock.detach()
     while view:
         written = os.write(fd, view)
         view = view[written:]
@@ -84,6 +121,18 @@ def parse_header(prefix: bytes, header_cap: int = HEADER_CAP) -> int:
     return length
 
 
+def parse_header_json(data: bytes) -> dict[str, Any]:
+    """A frame header's JSON object; anything else (too deep, not an object) is a ProtocolError."""
+    try:
+        header = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        # json.loads recurses once per nesting level: 200,000 levels raise RecursionError.
+        raise ProtocolError("unreadable frame header") from exc
+    if not isinstance(header, dict):
+        raise ProtocolError("frame header is not an object")
+    return header
+
+
 def parse_blob_sizes(header: dict[str, Any], blob_cap: int = BLOB_CAP) -> list[int]:
     """Check the header's blob list and return the sizes, refusing anything over the cap."""
     sizes = header.get("blobs", [])
@@ -91,6 +140,8 @@ def parse_blob_sizes(header: dict[str, Any], blob_cap: int = BLOB_CAP) -> list[i
         isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes
     ):
         raise ProtocolError("malformed blob list in frame header")
+    if len(sizes) > 100_000:
+        raise ProtocolError("too many arrays in one message")
     if sum(sizes) > blob_cap:
         raise ProtocolError(f"the arrays in one message exceed the cap of {blob_cap} bytes")
     return sizes
@@ -109,12 +160,28 @@ def read_exact(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_frame(fd: int) -> tuple[dict[str, Any], list[bytes]]:
-    """Blocking read of one frame (used by the child, which trusts its parent)."""
-    length = parse_header(read_exact(fd, 8))
+def _first_bytes(fd: int, size: int) -> tuple[bytes, list[int]]:
+    """Up to ``size`` bytes and any descriptors sent with them (none from a pipe)."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:  # not a socket
+        return os.read(fd, size), []
+    try:
+        data, fds, _, _ = socket.recv_fds(sock, size, MAX_FDS)
+    finally:
+        sock.detach()
+    return data, fds
+
+
+def read_frame(fd: int) -> tuple[dict[str, Any], list[bytes], list[int]]:
+    """Blocking read of one frame and the descriptors sent with it (used by the child)."""
+    first, fds = _first_bytes(fd, 8)
+    if not first:
+        raise ProtocolError("the other side closed the pipe")
+    length = parse_header(first + read_exact(fd, 8 - len(first)))
     header = json.loads(read_exact(fd, length))
     blobs = [read_exact(fd, size) for size in parse_blob_sizes(header)]
-    return header, blobs
+    return header, blobs, fds
 
 
 # --- values ------------------------------------------------------------------------------
@@ -198,14 +265,126 @@ def _capped_repr(value: object) -> str:
     return text if len(text) <= REPR_CAP else text[: REPR_CAP - 3] + "..."
 
 
-def encode_value(value: object, blobs: list[bytes], depth: int = 0) -> dict[str, Any]:
-    """Encode ``value`` as a JSON tree, appending array bytes to ``blobs``."""
+#: Where a value is among a call's arguments: indexes into tuples and lists, keys of dicts.
+ArgumentPath = tuple[int | str, ...]
+
+
+class SharedLayout:
+    """The arrays of one call's arguments, placed in a memfd that both sides map.
+
+    The trusted side writes the arguments there, the child's function works on views of that
+    memory, and after the call the trusted side reads the bytes back itself (with the run
+    paused, ``parent.StudentProcess``): whatever the child then says, those bytes are what the
+    call left in its arguments. The memfd is sealed against shrinking and growing, so the
+    child can neither truncate it under the trusted side nor make it hold more memory.
+    """
+
+    def __init__(self) -> None:
+        self.arrays: list[np.ndarray] = []  #: C-contiguous copies, in tree order
+        self.offsets: list[int] = []
+        self.paths: list[ArgumentPath] = []  #: where each array is in the argument list
+        self.size = 0
+
+    def place(self, array: np.ndarray, path: ArgumentPath) -> dict[str, Any]:
+        """Reserve room for ``array``; the tree's ``shared`` entry that locates it."""
+        plain = np.ascontiguousarray(array) if array.ndim else np.array(array)
+        offset = -(-self.size // SHARED_ALIGN) * SHARED_ALIGN
+        self.arrays.append(plain)
+        self.offsets.append(offset)
+        self.paths.append(path)
+        self.size = offset + plain.nbytes
+        return {"offset": offset, "dtype": plain.dtype.str, "shape": list(plain.shape)}
+
+    def contents(self) -> bytearray:
+        """The bytes of the block: every placed array at its offset."""
+        buffer = bytearray(self.size)
+        for array, offset in zip(self.arrays, self.offsets, strict=True):
+            if array.nbytes:
+                buffer[offset : offset + array.nbytes] = array.reshape(-1).view(np.uint8).data
+        return buffer
+
+    def create(self) -> int:
+        """A sealed memfd holding every placed array; the caller closes it."""
+        fd = os.memfd_create("grader-arguments", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        try:
+            view = memoryview(self.contents())
+            while view:
+                view = view[os.write(fd, view) :]
+            seals = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def read_back(self, fd: int) -> list[np.ndarray]:
+        """The arrays as the memfd holds them now (copies), in placement order."""
+        return self.arrays_in(os.pread(fd, self.size, 0))
+
+    def arrays_in(self, data: bytes) -> list[np.ndarray]:
+        """The arrays as ``data`` (the block's bytes after the call) holds them, as copies."""
+        if len(data) != self.size:
+            raise ProtocolError("the arguments' shared memory was truncated")
+        return [
+            np.frombuffer(data, dtype=a.dtype, count=a.size, offset=o).reshape(a.shape).copy()
+            for a, o in zip(self.arrays, self.offsets, strict=True)
+        ]
+
+
+def with_leaves(value: Any, paths: list[ArgumentPath], leaves: list[Any]) -> Any:
+    """``value`` (tuples, lists, dicts) with the item at each path replaced by its leaf."""
+    replacements = dict(zip(paths, leaves, strict=True))
+
+    def rebuild(item: Any, path: ArgumentPath) -> Any:
+        if path in replacements:
+            return replacements[path]
+        if not any(p[: len(path)] == path for p in replacements):
+            return item
+        if type(item) in (tuple, list):
+            items = [rebuild(v, (*path, i)) for i, v in enumerate(item)]
+            return tuple(items) if type(item) is tuple else items
+        if type(item) is dict:
+            return {k: rebuild(v, (*path, k)) for k, v in item.items()}
+        return item
+
+    return rebuild(value, ())
+
+
+def encode_value(
+    value: object,
+    blobs: list[bytes],
+    depth: int = 0,
+    *,
+    shared: SharedLayout | None = None,
+    path: ArgumentPath = (),
+    room: list[int] | None = None,
+) -> dict[str, Any]:
+    """Encode ``value`` as a JSON tree, appending array bytes to ``blobs``.
+
+    With ``shared`` (the trusted side encoding a call's arguments), numeric arrays go to that
+    shared memory instead of ``blobs``; ``path`` locates ``value`` among the arguments. With
+    ``room`` (the child encoding a reply: ``[bytes left]``), an array over ``VALUE_CAP`` or
+    over what is left is sent as its shape and dtype only.
+    """
     if value is None:
         return {"kind": "none"}
     if isinstance(value, np.ndarray):
         plain = np.asarray(value).view(np.ndarray)
         if plain.dtype.hasobject:
             return {"kind": "other", "type": "ndarray[object]", "repr": _capped_repr(value)}
+        if shared is not None and plain.dtype.kind in _NPY_KINDS and plain.dtype.fields is None:
+            location = shared.place(plain, path)
+            return {"kind": "ndarray", "shared": location, "type": _type_name(value)}
+        if room is not None:
+            if plain.nbytes > min(VALUE_CAP, room[0]):
+                return {
+                    "kind": "oversized",
+                    "type": _type_name(value),
+                    "dtype": plain.dtype.str,
+                    "shape": list(plain.shape),
+                    "nbytes": int(plain.nbytes),
+                }
+            room[0] -= plain.nbytes
         blobs.append(array_to_bytes(plain))
         return {"kind": "ndarray", "blob": len(blobs) - 1, "type": _type_name(value)}
     if isinstance(value, np.generic) and not isinstance(value, np.object_):
@@ -221,20 +400,64 @@ def encode_value(value: object, blobs: list[bytes], depth: int = 0) -> dict[str,
         items = list(value)  # type: ignore[call-overload]
         if len(items) <= MAX_ITEMS:
             kind = "tuple" if isinstance(value, tuple) else "list"
-            return {"kind": kind, "items": [encode_value(v, blobs, depth + 1) for v in items]}
+            return {
+                "kind": kind,
+                "items": [
+                    encode_value(v, blobs, depth + 1, shared=shared, path=(*path, i), room=room)
+                    for i, v in enumerate(items)
+                ],
+            }
     if type(value) is dict and depth < MAX_DEPTH and len(value) <= MAX_ITEMS:
         pairs = list(value.items())
         if all(type(k) is str and len(k) <= REPR_CAP for k, _ in pairs):
             return {
                 "kind": "dict",
                 "keys": [k for k, _ in pairs],
-                "items": [encode_value(v, blobs, depth + 1) for _, v in pairs],
+                "items": [
+                    encode_value(v, blobs, depth + 1, shared=shared, path=(*path, k), room=room)
+                    for k, v in pairs
+                ],
             }
     return {"kind": "other", "type": _type_name(value), "repr": _capped_repr(value)}
 
 
-def decode_value(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
-    """Rebuild a value from its JSON tree: arrays, numbers, tuples, lists, dicts or Opaque."""
+@dataclass
+class DecodeBudget:
+    """Bytes of arrays the trusted side may still decode for one run (``RUN_DECODED_CAP``)."""
+
+    left: int = RUN_DECODED_CAP
+    memo: dict[int, Any] = field(default_factory=dict)  #: blob index -> decoded, per reply
+
+
+def _shape(raw: Any) -> tuple[int, ...]:
+    if not isinstance(raw, list) or len(raw) > 64:
+        raise ProtocolError("malformed array shape")
+    if not all(type(n) is int and 0 <= n < 2**62 for n in raw):
+        raise ProtocolError("malformed array shape")
+    return tuple(raw)
+
+
+def _dtype_text(raw: Any) -> str:
+    if not isinstance(raw, str) or not 0 < len(raw) <= 32:
+        raise ProtocolError("malformed array dtype")
+    return raw
+
+
+def decode_value(
+    tree: Any,
+    blobs: list[bytes],
+    depth: int = 0,
+    *,
+    shared: Any = None,
+    budget: DecodeBudget | None = None,
+) -> Any:
+    """Rebuild a value from its JSON tree: arrays, numbers, tuples, lists, dicts or Opaque.
+
+    ``shared`` is the mapped shared memory of a call (the child decoding its arguments); a
+    reply has none. With ``budget`` (the trusted side), each blob is decoded once however
+    many times the tree refers to it, and arrays past the run's budget are kept as their
+    shape and dtype only.
+    """
     if not isinstance(tree, dict) or depth > MAX_DEPTH:
         raise ProtocolError("malformed value")
     kind = tree.get("kind")
@@ -245,21 +468,33 @@ def decode_value(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
         if type(value) not in (bool, int, float, str):
             raise ProtocolError("malformed JSON value")
         return value
+    if kind == "ndarray" and "shared" in tree:
+        return _shared_array(tree["shared"], shared)
     if kind in ("ndarray", "scalar"):
         index = tree.get("blob")
-        if not isinstance(index, int) or not 0 <= index < len(blobs):
+        if type(index) is not int or not 0 <= index < len(blobs):
             raise ProtocolError("value refers to a missing array")
-        array = array_from_bytes(blobs[index])
+        array = _blob_array(index, blobs, budget)
         if kind == "scalar":
-            if array.ndim != 0:
+            if not isinstance(array, np.ndarray) or array.ndim != 0:
                 raise ProtocolError("scalar must be a 0-d array")
             return array[()]
         return array
+    if kind == "oversized":
+        nbytes = tree.get("nbytes")
+        return oversized(
+            str(tree.get("type", "ndarray"))[:100],
+            _dtype_text(tree.get("dtype")),
+            _shape(tree.get("shape")),
+            nbytes if type(nbytes) is int else 0,
+        )
     if kind in ("tuple", "list"):
         items = tree.get("items")
         if not isinstance(items, list) or len(items) > MAX_ITEMS:
             raise ProtocolError("malformed sequence")
-        decoded = [decode_value(item, blobs, depth + 1) for item in items]
+        decoded = [
+            decode_value(item, blobs, depth + 1, shared=shared, budget=budget) for item in items
+        ]
         return tuple(decoded) if kind == "tuple" else decoded
     if kind == "dict":
         keys, items = tree.get("keys"), tree.get("items")
@@ -272,10 +507,150 @@ def decode_value(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
             or len(set(keys)) != len(keys)
         ):
             raise ProtocolError("malformed dict")
-        return {k: decode_value(v, blobs, depth + 1) for k, v in zip(keys, items, strict=True)}
+        return {
+            k: decode_value(v, blobs, depth + 1, shared=shared, budget=budget)
+            for k, v in zip(keys, items, strict=True)
+        }
     if kind == "other":
         return Opaque(str(tree.get("type", "?"))[:100], str(tree.get("repr", ""))[:REPR_CAP])
-    raise ProtocolError(f"unknown value kind {kind!r}")
+    raise ProtocolError(f"unknown value kind {str(kind)[:40]!r}")
+
+
+def _blob_array(index: int, blobs: list[bytes], budget: DecodeBudget | None) -> Any:
+    if budget is None:
+        return array_from_bytes(blobs[index])
+    if index in budget.memo:
+        return budget.memo[index]
+    data = blobs[index]
+    if len(data) > budget.left:
+        header = _fast_array_header(data)
+        value: Any = oversized("ndarray", *header, len(data)) if header else None
+        if value is None:
+            value = Opaque("an array too large to check", "")
+    else:
+        value = array_from_bytes(data)
+        budget.left -= value.nbytes
+    budget.memo[index] = value
+    return value
+
+
+def _fast_array_header(data: bytes) -> tuple[str, tuple[int, ...]] | None:
+    """(dtype, shape) from a plain .npy header, without reading the array."""
+    if not data.startswith(_NPY_PREFIX) or len(data) < 10:
+        return None
+    (length,) = struct.unpack("<H", data[8:10])
+    match = _NPY_HEADER.fullmatch(data[10 : 10 + length])
+    if match is None:
+        return None
+    shape = tuple(int(n) for n in match.group(3).split(b",") if n.strip())
+    return match.group(1).decode(), shape
+
+
+def _shared_array(location: Any, shared: Any) -> np.ndarray:
+    """A view of the call's shared memory (the child's side of ``SharedLayout``)."""
+    if shared is None or not isinstance(location, dict):
+        raise ProtocolError("an array in shared memory, but no shared memory")
+    offset = location.get("offset")
+    dtype = np.dtype(_dtype_text(location.get("dtype")))
+    shape = _shape(location.get("shape"))
+    count = 1
+    for n in shape:
+        count *= n
+    if type(offset) is not int or dtype.hasobject:
+        raise ProtocolError("malformed shared array")
+    return np.frombuffer(shared, dtype=dtype, count=count, offset=offset).reshape(shape)
+
+
+# --- the state of the arguments after a call ----------------------------------------------
+
+
+def argument_snapshot(value: Any) -> Any:
+    """What the child notes of an argument before the call, to describe it afterwards."""
+    if type(value) is np.ndarray:
+        return (value.ctypes.data, value.shape, value.strides)
+    if type(value) in (tuple, list):
+        return (list(value), [argument_snapshot(v) for v in value])
+    if type(value) is dict:
+        return (dict(value), {k: argument_snapshot(v) for k, v in value.items()})
+    return None
+
+
+def argument_state(value: Any, snapshot: Any) -> dict[str, Any]:
+    """The child's report of one argument after the call (see ``argument_changes``)."""
+    if type(value) is np.ndarray:
+        data, shape, strides = snapshot
+        return {
+            "kind": "ndarray",
+            "type": _type_name(value),
+            "dtype": value.dtype.str,
+            "shape": list(value.shape),
+            "restrided": value.strides != strides and value.shape == shape,
+            "moved": value.ctypes.data != data,
+        }
+    if type(value) in (tuple, list):
+        items, snapshots = snapshot
+        same = len(value) == len(items) and all(a is b for a, b in zip(value, items, strict=True))
+        return {
+            "kind": "list" if type(value) is list else "tuple",
+            "same": same,
+            "items": [argument_state(v, s) for v, s in zip(items, snapshots, strict=True)],
+        }
+    if type(value) is dict:
+        pairs, snapshots = snapshot
+        same = value.keys() == pairs.keys() and all(value[k] is v for k, v in pairs.items())
+        return {
+            "kind": "dict",
+            "same": same,
+            "items": [argument_state(v, snapshots[k]) for k, v in pairs.items()],
+        }
+    return {"kind": "fixed"}
+
+
+def argument_changes(
+    tree: dict[str, Any], state: Any, path: ArgumentPath = ()
+) -> list[tuple[ArgumentPath, str]]:
+    """How the child says the call changed one argument, as (path, what changed) pairs.
+
+    ``tree`` is what the trusted side sent; ``state`` must describe that very argument
+    (same kinds, same number of items): anything else is a ProtocolError, never a pass.
+    The values of arrays in shared memory are not taken from here: the trusted side reads
+    them itself (``SharedLayout.read_back``).
+    """
+    if not isinstance(state, dict):
+        raise ProtocolError("malformed argument state")
+    kind = tree.get("kind")
+    if kind == "ndarray":
+        if state.get("kind") != "ndarray":
+            raise ProtocolError("the argument state does not match the arguments sent")
+        sent = tree.get("shared") or {}
+        changes: list[str] = []
+        dtype, shape = _dtype_text(state.get("dtype")), _shape(state.get("shape"))
+        if sent and dtype != sent["dtype"]:
+            changes.append(f"its dtype changed from {sent['dtype']} to {dtype}")
+        if sent and list(shape) != sent["shape"]:
+            changes.append(f"its shape changed from {tuple(sent['shape'])} to {shape}")
+        if state.get("type") != PLAIN_ARRAY:  # the child rebuilds every argument as one
+            changes.append("its type changed")
+        if state.get("restrided") is not False:
+            changes.append("its strides changed")
+        if state.get("moved") is not False:
+            changes.append("it was made to refer to other memory")
+        return [(path, "; ".join(changes))] if changes else []
+    if kind in ("tuple", "list", "dict"):
+        items = tree.get("items", [])
+        got = state.get("items")
+        if state.get("kind") != kind or not isinstance(got, list) or len(got) != len(items):
+            raise ProtocolError("the argument state does not match the arguments sent")
+        found: list[tuple[ArgumentPath, str]] = []
+        if state.get("same") is not True:
+            found.append((path, f"the {kind}'s items changed"))
+        places: list[int | str] = list(tree["keys"]) if kind == "dict" else list(range(len(items)))
+        for place, item, item_state in zip(places, items, got, strict=True):
+            found += argument_changes(item, item_state, (*path, place))
+        return found
+    if state.get("kind") != "fixed":
+        raise ProtocolError("the argument state does not match the arguments sent")
+    return []
 
 
 # --- the clock of every time limit -----------------------------------------------------

@@ -217,7 +217,9 @@ class Zygote:
     def fork(self, settings: dict[str, Any]) -> ForkedRun:
         """A new child, set up and waiting for its first request on fresh pipes."""
         self.wait_ready()
-        request_r, request_w = os.pipe()
+        # A socket, not a pipe: a call's shared memory travels with its request (SCM_RIGHTS).
+        child_end, our_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        request_r, request_w = child_end.detach(), our_end.detach()
         response_r, response_w = os.pipe()
         output_r, output_w = os.pipe()
         theirs = [request_r, response_w, output_w]
