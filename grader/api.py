@@ -31,6 +31,7 @@ from grader.inheritance import find_inherited
 from grader.results import GradingResult, TestResult
 from grader.sandbox import BackendChoice, Limits, LoadReport, Sandbox, SandboxInfo, StudentProcess
 from grader.sandbox import resolve_backend as _resolve_backend
+from grader.sandbox.outcomes import CellRun
 from grader.sandbox.parent import bwrap_problem
 from grader.sandbox.redact import RedactingSandbox, protected_lines, redact
 from grader.sandbox.workers import Zygote, ZygoteStudentProcess
@@ -44,6 +45,10 @@ from grader.scoring import (
 )
 from grader.submission import Submission, read_submission
 from grader.suite import SuiteName, SuiteRunner, TestCase, collect_tests, import_file
+
+# Cells listed in a results document (errors first past this; a count for the rest): with a
+# message of at most ~650 bytes each, the list stays far below the document's 1 MB.
+CELLS_LISTED = 200
 
 
 class SandboxFactory(Protocol):
@@ -293,7 +298,7 @@ def grade_submission(
         output_excerpt = redact(process.captured_output, protected)
     extra: dict[str, object] = {"suite": suite}
     if report is not None:
-        extra["cells"] = [cell_entry(c) for c in report.cells]
+        extra.update(list_cells(report.cells))
     if output_excerpt:
         extra["student_output"] = output_excerpt[:4000]
     if found:
@@ -405,6 +410,26 @@ def _missing_problem(
         if message:
             return message
     return None
+
+
+def list_cells(cells: Sequence[CellRun], cap: int = CELLS_LISTED) -> dict[str, object]:
+    """``extra_data.cells``: every cell, or past ``cap`` the errors first and a count of the rest.
+
+    A submission decides how many cells it has: 60,000 raising cells must not make a
+    document of 40 MB. Listed cells stay in document order.
+    """
+    listed = list(cells)
+    extra: dict[str, object] = {}
+    if len(listed) > cap:
+        errors = [c for c in listed if c.status == "error"]
+        others = [c for c in listed if c.status != "error"]
+        kept = errors[:cap] + others[: max(0, cap - len(errors))]
+        extra["cells_not_listed"] = {
+            "error": len(errors) - min(len(errors), cap),
+            "ok": len(others) - max(0, len(kept) - len(errors)),
+        }
+        listed = sorted(kept, key=lambda c: c.index)
+    return {"cells": [cell_entry(c) for c in listed], **extra}
 
 
 def _notes(submission: Submission, assignment: Assignment) -> tuple[str, ...]:

@@ -345,7 +345,7 @@ def overall_message(
             lines.extend("  " + line for line in described[:10])
     if notes:
         lines.append("Notes:")
-        lines.extend(f"  {n}" for n in notes[:20])
+        lines.extend(f"  {n[:300]}" for n in notes[:20])
     return "\n".join(lines)
 
 

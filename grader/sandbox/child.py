@@ -469,7 +469,6 @@ class Child:
             sys.path.insert(0, os.getcwd())
         if isinstance(request.get("provided"), str):
             link_provided(request["provided"])
-        results = []
         for cell in request["cells"]:
             index, source = int(cell["index"]), str(cell["source"])
             self.send({"op": "cell", "index": index})
@@ -482,9 +481,10 @@ class Child:
                     result["more"] = errors[1:]
                     result["dropped"] = dropped
             result["seconds"] = round(time.perf_counter() - started, 4)
-            results.append(result)
             self.send({"op": "cell-done", "cell": result})
-        self.send({"op": "loaded", "cells": results, "names": self.describe_names(request)})
+        # Each cell's result went with its cell-done: a notebook of 60,000 cells would not fit
+        # in one message.
+        self.send({"op": "loaded", "names": self.describe_names(request)})
 
     def run_cell(
         self, index: int, source: str, cell_timeout: float

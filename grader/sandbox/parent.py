@@ -11,6 +11,7 @@ before it reports anything.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import queue
@@ -64,6 +65,7 @@ SANDBOX_TMP = "/tmp"  # noqa: S108 -- a private tmpfs inside the bwrap namespace
 # Processes of a run that are the grader's, not the submission's: bwrap's two processes and
 # the fallback's supervisor. The cgroup's pids.max is ``processes`` plus these.
 OWN_PROCESSES = 3
+CELL_ERRORS_KEPT = 200  # cell errors kept in full (message, traceback); later ones by name
 KILL_TIMEOUT = 5.0  # seconds to wait for a killed tree to be gone before reporting it
 ALONE_RECHECK = 0.25  # seconds between checks that a run given time for its waits is alone
 FALLBACK_WARNING = (
@@ -353,6 +355,10 @@ def innermost_pid(pid: int) -> int | None:
     return None
 
 
+class ProcessGoneError(protocol.ProtocolError):
+    """The child closed its end (it exited or was killed): a death, not a broken protocol."""
+
+
 class _Output:
     """Drains the child's stdout+stderr on a thread, keeping the first ``cap`` bytes."""
 
@@ -446,7 +452,7 @@ class _DeadlineReader:
                 return False
             chunk = os.read(self.fd, max(size - len(self.buffer), 65536))
             if not chunk:
-                raise protocol.ProtocolError("the process exited")
+                raise ProcessGoneError("the process exited")
             self.buffer += chunk
         return True
 
@@ -810,7 +816,7 @@ class StudentProcess:
             frame = self.reader.read(time.monotonic() + left)
             if frame is not None:
                 return frame
-        raise protocol.ProtocolError("the process went away")
+        raise ProcessGoneError("the process went away")
 
     def _release_pipes(self) -> None:
         """After the run is dead: finish draining its output, close both protocol pipes."""
@@ -894,14 +900,17 @@ class StudentProcess:
         clock = self._clock(self.limits.load_timeout)
         current_cell: int | None = None
         done: list[CellRun] = []
+        errors = 0
         first = True
         if not self._send(request):
             return self._load_failed(done, self._death())
         while self.reader is not None:
             try:
                 frame = self._await_frame(clock)
-            except protocol.ProtocolError:
+            except protocol.ProtocolError as exc:
                 reason = self._death()
+                if not isinstance(exc, ProcessGoneError):
+                    reason = f"the process broke the grading protocol ({exc})"
                 where = f" while running cell {current_cell}" if current_cell else ""
                 return self._load_failed(done, reason + where)
             if frame is None:
@@ -924,10 +933,12 @@ class StudentProcess:
                 current_cell = header["index"]
             elif header.get("op") == "cell-done":
                 if len(done) < len(self.cells):  # a hostile child may send any number
-                    done.extend(self._cell_runs([header.get("cell")]))
+                    runs = self._cell_runs([header.get("cell")], brief=errors >= CELL_ERRORS_KEPT)
+                    done.extend(runs)
+                    errors += sum(run.status == "error" for run in runs)
                 current_cell = None
             elif header.get("op") == "loaded":
-                return self._loaded(header)
+                return self._loaded(header, done)
             else:
                 self.kill()
                 return self._load_failed(done, "the process sent an unexpected message")
@@ -943,15 +954,20 @@ class StudentProcess:
         )
 
     @staticmethod
-    def _cell_runs(raws: Any, cap: int = 1) -> list[CellRun]:
+    def _cell_runs(raws: Any, *, brief: bool = False) -> list[CellRun]:
+        """Cell results from the child; ``brief`` keeps only an error's name (past the
+        first ``CELL_ERRORS_KEPT``: 60,000 raising cells then hold little memory here)."""
         cells = []
-        for raw in raws[:cap] if isinstance(raws, list) else []:
+        for raw in raws[:1] if isinstance(raws, list) else []:
             if not isinstance(raw, dict) or type(raw.get("index")) is not int:
                 continue
             status: Literal["ok", "error"] = "error" if raw.get("status") == "error" else "ok"
             first = _cell_error(raw["index"], raw)
             more = raw.get("more")
             errors = (first, *(_cell_error(raw["index"], m) for m in _items(more, 4)))
+            if brief:
+                first = dataclasses.replace(first, evalue="", frames=(), binds=())
+                errors = (first,)
             dropped = raw.get("dropped")
             cells.append(
                 CellRun(
@@ -967,8 +983,7 @@ class StudentProcess:
             )
         return cells
 
-    def _loaded(self, header: dict[str, Any]) -> LoadReport:
-        cells = self._cell_runs(header.get("cells"), len(self.cells))
+    def _loaded(self, header: dict[str, Any], cells: list[CellRun]) -> LoadReport:
         names = header.get("names")
         names = names if isinstance(names, dict) else {}
         wanted = names.get("wanted")
@@ -1059,7 +1074,7 @@ class StudentProcess:
             frame = self._await_frame(clock)
         except protocol.ProtocolError as exc:
             death = self._death()
-            if "exited" in str(exc):
+            if isinstance(exc, ProcessGoneError):
                 return Crashed(death)
             return Crashed(f"the process broke the grading protocol ({exc})")
         if frame is None:
@@ -1134,7 +1149,7 @@ class StudentProcess:
                 frames=_frames(response.get("frames")),
             )
         if op == "returned" and after is not None:
-            self.decode_budget.memo = {}
+            self.decode_budget.next_reply()
             try:
                 value = protocol.decode_value(
                     response.get("value"), blobs, budget=self.decode_budget
@@ -1143,7 +1158,7 @@ class StudentProcess:
                 self.kill()
                 return Crashed(f"the process sent back malformed data ({exc})")
             finally:
-                self.decode_budget.memo = {}
+                self.decode_budget.next_reply()
             args_after, changes = after
             # The trusted clock's seconds, not the child's claim: probing budgets them.
             return Returned(value, args_after, seconds, changes)

@@ -52,7 +52,7 @@ MIB = 1024 * 1024
 # left of a run's RUN_DECODED_CAP, is kept as its shape and dtype only (``Oversized``).
 REPLY_BLOB_CAP = 64 * MIB
 VALUE_CAP = 16 * MIB
-RUN_DECODED_CAP = 192 * MIB
+RUN_DECODED_CAP = 128 * MIB
 PLAIN_ARRAY = "numpy.ndarray"
 SHARED_ALIGN = 64  # byte alignment of each argument in a call's shared memory
 MAX_FDS = 4  # descriptors accepted with one request
@@ -427,6 +427,15 @@ class DecodeBudget:
 
     left: int = RUN_DECODED_CAP
     memo: dict[int, Any] = field(default_factory=dict)  #: blob index -> decoded, per reply
+    #: bytes of arrays one reply's value may still refer to, counting every reference:
+    #: trusted code that turns a tuple of 4,096 references to one array into an array of
+    #: its own (np.asarray) would otherwise build them all
+    referable: int = REPLY_BLOB_CAP
+
+    def next_reply(self) -> None:
+        """Start on a new reply (the run's ``left`` carries over)."""
+        self.memo = {}
+        self.referable = REPLY_BLOB_CAP
 
 
 def _shape(raw: Any) -> tuple[int, ...]:
@@ -519,19 +528,27 @@ def decode_value(
 def _blob_array(index: int, blobs: list[bytes], budget: DecodeBudget | None) -> Any:
     if budget is None:
         return array_from_bytes(blobs[index])
-    if index in budget.memo:
-        return budget.memo[index]
     data = blobs[index]
-    if len(data) > budget.left:
-        header = _fast_array_header(data)
-        value: Any = oversized("ndarray", *header, len(data)) if header else None
-        if value is None:
-            value = Opaque("an array too large to check", "")
-    else:
-        value = array_from_bytes(data)
-        budget.left -= value.nbytes
-    budget.memo[index] = value
+    value = budget.memo.get(index)
+    if value is None:
+        if len(data) > budget.left:
+            value = _too_large(data)
+        else:
+            value = array_from_bytes(data)
+            budget.left -= value.nbytes
+        budget.memo[index] = value
+    if isinstance(value, np.ndarray):
+        if value.nbytes > budget.referable:
+            return _too_large(data)
+        budget.referable -= value.nbytes
     return value
+
+
+def _too_large(data: bytes) -> Opaque:
+    header = _fast_array_header(data)
+    if header is None:
+        return Opaque("an array too large to check", "")
+    return oversized("ndarray", *header, len(data))
 
 
 def _fast_array_header(data: bytes) -> tuple[str, tuple[int, ...]] | None:
