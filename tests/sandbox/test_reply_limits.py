@@ -76,7 +76,9 @@ def test_a_flood_of_replies_keeps_the_grader_under_512_mib(
 
 
 MALFORMED = {
-    "load_deep": "the process broke the grading protocol (unreadable frame header) while running cell 1",
+    "load_deep": (
+        "the process broke the grading protocol (unreadable frame header) while running cell 1"
+    ),
     "load_wrong_types": "the process sent an unexpected message",
     "load_bad_lengths": "the process broke the grading protocol (the arrays in one message exceed",
     "call_deep": "the process broke the grading protocol (unreadable frame header)",
