@@ -25,7 +25,8 @@ class Limits:
     file_size_bytes: int = 16 * MIB  #: RLIMIT_FSIZE: largest file the submission may write
     open_files: int = 256  #: RLIMIT_NOFILE
     output_bytes: int = 64 * 1024  #: stdout+stderr kept; the rest is counted and dropped
-    tmp_bytes: int = 64 * MIB  #: size of the private /tmp (bwrap backend)
+    #: size of the private /tmp (bwrap), or of the run's folder (none, where it can mount one)
+    tmp_bytes: int = 64 * MIB
     max_restarts: int = 3  #: restarts after crashes/hangs before remaining tests are not run
 
     def with_overrides(self, overrides: dict[str, Any]) -> Limits:

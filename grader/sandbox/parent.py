@@ -628,6 +628,9 @@ class StudentProcess:
         settings = self.limits.for_child()
         # bwrap's PID 1 already reaps, outlives and ends the tree; the others need their own.
         settings["supervise"] = self.backend != "bwrap"
+        if self.backend == "none":
+            # Its folder becomes a tmpfs of this size where the supervisor may mount one.
+            settings["work_bytes"] = self.limits.tmp_bytes
         if self.backend == "landlock":
             settings["landlock"] = self._landlock_policy()
         if self.backend != "bwrap" and os.getuid() == 0:

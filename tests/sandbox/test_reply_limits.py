@@ -174,3 +174,18 @@ def test_grader_batch_bounds_every_hostile_submission_too(
     failed = {t["name"] for t in mutation["tests"] if t["status"] == "failed"}
     assert {"test_dA_unchanged", "test_cache_unchanged"} <= failed
     assert os.path.exists(out / "summary.csv")
+
+
+def test_the_disk_a_run_writes_in_its_folder_is_bounded(
+    prepared: PreparedAssignment, backend: SandboxInfo, tmp_path: Path
+) -> None:
+    """bwrap: its folder is the private /tmp; none: a tmpfs the supervisor mounts (as root)."""
+    if backend.backend == "none" and os.getuid() != 0:
+        pytest.skip("run by a normal user, the fallback cannot mount (SECURITY.md says so)")
+    small = with_limits(prepared, tmp_bytes=16 * 1024 * 1024)
+    result = grade_fixture(small, backend, "fills_its_folder.py", tmp_path)
+    output = str(result.extra.get("student_output", ""))
+    assert "in HOME; error: No space left on device" in output
+    written = int(output.split("wrote ", 1)[1].split(" MiB", 1)[0])
+    assert written <= 16
+    assert result.score == 100  # a full folder is only the submission's own problem
