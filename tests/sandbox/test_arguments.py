@@ -14,9 +14,9 @@ import pytest
 from hostile_support import grade_fixture, points, result_of
 
 from grader.api import PreparedAssignment
-from grader.sandbox import Crashed, Returned, SandboxInfo
+from grader.sandbox import Returned, SandboxInfo
 from grader.sandbox.limits import Limits
-from grader.sandbox.parent import StudentProcess
+from grader.sandbox.parent import StudentProcess, bwrap_problem
 from grader.sandbox.workers import ZygoteStudentProcess
 
 pytestmark = pytest.mark.sandbox
@@ -77,22 +77,25 @@ def scale(x, xs):
 def grow(x, xs):
     xs.append(1)
     return 0
+def rebind(x, xs):
+    x.__setstate__((1, x.shape, x.dtype, False, (x * 2).tobytes()))
+    return 0
 """
+
+
+FUNCTIONS = ["scale", "grow", "rebind"]
 
 
 @pytest.mark.parametrize("kind", ["bwrap", "none"])
 def test_the_values_after_a_call_are_read_from_shared_memory(kind: str) -> None:
     """The child's report carries no values: what comes back is what the memory holds."""
+    process: StudentProcess
     if kind == "bwrap":
-        from grader.sandbox.parent import bwrap_problem
-
         if bwrap_problem():
             pytest.skip("bwrap not available")
-        process: StudentProcess = ZygoteStudentProcess(
-            [(1, SOURCE)], ["scale", "grow"], limits=Limits()
-        )
+        process = ZygoteStudentProcess([(1, SOURCE)], FUNCTIONS, limits=Limits())
     else:
-        process = StudentProcess([(1, SOURCE)], ["scale", "grow"], backend="none", limits=Limits())
+        process = StudentProcess([(1, SOURCE)], FUNCTIONS, backend="none", limits=Limits())
     with process:
         assert process.load().failure is None
         x, xs = np.arange(6.0).reshape(2, 3), [np.ones(2)]
@@ -103,4 +106,7 @@ def test_the_values_after_a_call_are_read_from_shared_memory(kind: str) -> None:
         outcome = process.call("grow", [x, xs])
         assert isinstance(outcome, Returned)
         assert outcome.changes == (((1,), "the list's items changed"),)
-        assert not isinstance(outcome, Crashed)
+        # A view whose memory was replaced: the caller would see other values.
+        outcome = process.call("rebind", [x, xs])
+        assert isinstance(outcome, Returned)
+        assert outcome.changes == (((0,), "it was made to refer to other memory"),)
