@@ -628,7 +628,7 @@ class StudentProcess:
         settings = self.limits.for_child()
         # bwrap's PID 1 already reaps, outlives and ends the tree; the others need their own.
         settings["supervise"] = self.backend != "bwrap"
-        if self.backend == "none":
+        if self.backend != "bwrap":
             # Its folder becomes a tmpfs of this size where the supervisor may mount one.
             settings["work_bytes"] = self.limits.tmp_bytes
         if self.backend == "landlock":
