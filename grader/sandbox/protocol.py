@@ -26,7 +26,6 @@ Values are encoded as small JSON trees:
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
@@ -305,6 +304,8 @@ class SharedLayout:
 
     def create(self) -> int:
         """A sealed memfd holding every placed array; the caller closes it."""
+        import fcntl  # here: the portable child (Windows has no fcntl) never shares memory
+
         fd = os.memfd_create("grader-arguments", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         try:
             view = memoryview(self.contents())
