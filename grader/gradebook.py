@@ -116,7 +116,10 @@ def canvas_rows(summary: BatchSummary) -> list[list[str]]:
             )
         return rows
     for entry in summary.entries:
-        student, user_id = canvas_identity(entry.name)
+        # The name as downloaded: an output name may have been shortened or made unique.
+        identity = summary.identity(entry.name)
+        canvas = identity.source == "canvas" and identity.names and identity.ids
+        student, user_id = (identity.names[0], identity.ids[0]) if canvas else (entry.name, "")
         score = f"{entry.result.score:g}"
         rows.append([student, user_id, "", "", "", score, *_subtotals(summary, entry.name, score)])
     return rows

@@ -266,3 +266,23 @@ def test_a_gradescope_group_submission_counts_for_each_member(tmp_path: Path) ->
     ]
     assert match.ambiguous == ()
     assert [s.name for s in match.absent] == ["Nobody Here"]
+
+
+def test_gradebooks_use_the_name_as_downloaded_not_the_output_name() -> None:
+    from grader.batch_data import BatchEntry, BatchSummary
+    from grader.gradebook import canvas_rows
+    from grader.results import GradingResult, TestResult
+
+    result = GradingResult("a", (TestResult("t", 3.0, 4.0, "failed", "", ()),), "", 0.1)
+    summary = BatchSummary(
+        assignment="A",
+        entries=(BatchEntry("lovelaceada_1f3e", result, "graded"),),  # a shortened output name
+        test_names=("t",),
+        test_points=(4.0,),
+        misconceptions=(),
+        seconds=1.0,
+        jobs=1,
+        out=Path("out"),
+        identities={"lovelaceada_1f3e": identity_of("lovelaceada_101_9001_" + "x" * 300)},
+    )
+    assert canvas_rows(summary)[2] == ["lovelaceada", "101", "", "", "", "3"]
