@@ -95,20 +95,23 @@ def run_measured(command: Sequence[str], **kwargs: object) -> tuple[float, float
 
 
 def batch_run(
-    folder: Path, out: Path, jobs: int, assignment: str = ASSIGNMENT
+    folder: Path, out: Path, jobs: int, assignment: str = ASSIGNMENT, sandbox: str = "auto"
 ) -> tuple[float, float]:
     command = [*GRADER, "batch", str(folder), "--out", str(out), "--assignment", assignment]
+    command += ["--sandbox", sandbox]
     wall, peak, code = run_measured([*command, "--jobs", str(jobs), "--force"])
     if code != 0:
         raise SystemExit(f"grader batch failed with exit code {code}")
     return wall, peak
 
 
-def single_grade(notebook: Path, out: Path, runs: int, assignment: str = ASSIGNMENT) -> float:
+def single_grade(
+    notebook: Path, out: Path, runs: int, assignment: str = ASSIGNMENT, sandbox: str = "auto"
+) -> float:
     walls = []
     for _ in range(runs):
         command = [*GRADER, "grade", str(notebook), "--assignment", assignment, "--out", str(out)]
-        walls.append(run_measured(command)[0])
+        walls.append(run_measured([*command, "--sandbox", sandbox])[0])
     return statistics.median(walls)
 
 
@@ -168,6 +171,31 @@ def by_hand(files: Sequence[Path], scratch: Path, jobs: int) -> tuple[float, flo
 # --- the report -------------------------------------------------------------------------------
 
 
+def backends_table(
+    names: str, correct: Path, calm: Path, count: int, root: Path, jobs: int
+) -> None:
+    """One `grader grade` (median of 5) and one batch of the class without its hangs, per
+    backend that runs here: what each isolation costs."""
+    rows = []
+    for name in [n.strip() for n in names.split(",") if n.strip()]:
+        probe = subprocess.run(
+            [*GRADER, "grade", str(correct), "--assignment", ASSIGNMENT, "--sandbox", name],
+            capture_output=True,
+            check=False,
+        )
+        if probe.returncode != 0:
+            rows.append(f"| {name} | not available here | |")
+            continue
+        grade_wall = single_grade(correct, root / f"one-{name}.json", 5, sandbox=name)
+        wall, _ = batch_run(calm, root / f"out-{name}", jobs, sandbox=name)
+        rows.append(f"| {name} | {grade_wall:.3f} s | {count / wall:.2f}/s ({wall:.1f} s) |")
+    if rows:
+        print()
+        print(f"| backend | one `grader grade`, median wall | batch of {count} (no hangs) |")
+        print("|---|---:|---:|")
+        print("\n".join(rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=500, help="class size (default 500)")
@@ -176,6 +204,11 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=20, help="submissions for baseline (b)")
     parser.add_argument("--scale", default="", help="extra class sizes, e.g. 100,500,2000")
     parser.add_argument("--deep-nn", type=int, default=200, help="course notebooks (0: skip)")
+    parser.add_argument(
+        "--backends",
+        default="bwrap,landlock,none",
+        help="sandbox backends whose cost is compared at the end (empty: none)",
+    )
     args = parser.parse_args()
     jobs = args.jobs
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as temp:
@@ -272,6 +305,7 @@ def main() -> None:
 
         if args.deep_nn:
             deep_nn(root, args.deep_nn, jobs)
+        backends_table(args.backends, correct, calm_folder, calm_count, root, jobs)
 
         sizes = [int(s) for s in args.scale.split(",") if s.strip()]
         if sizes:

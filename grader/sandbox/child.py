@@ -709,19 +709,24 @@ def main(argv: list[str]) -> None:
     run(request_fd, response_fd, limits)
 
 
-def confine(policy: Any) -> None:
-    """The ``landlock`` backend: Landlock + seccomp, after the rlimits, before any student code.
+def confine(limits: dict[str, Any]) -> None:
+    """Landlock + seccomp, after the rlimits, before any student code.
 
-    After ``join_new_session_keyring`` (seccomp then forbids keyctl). A kernel that refuses
-    ends the process here: the submission never runs unconfined by mistake.
+    The ``landlock`` backend's policy: after ``join_new_session_keyring`` (seccomp then
+    forbids keyctl). A kernel that refuses ends the process here: the submission never runs
+    unconfined by mistake. Under bwrap, the ``bwrap`` seccomp profile is defence in depth
+    on top of its namespaces, best effort: where the kernel refuses it, bwrap still isolates.
     """
-    if not isinstance(policy, dict):
-        return
-    try:
-        landlock.restrict(policy)
-    except OSError as exc:
-        os.write(2, f"sandbox set-up failed: {exc}\n".encode(errors="replace"))
-        os._exit(SETUP_FAILED)
+    policy = limits.get("landlock")
+    if isinstance(policy, dict):
+        try:
+            landlock.restrict(policy)
+        except OSError as exc:
+            os.write(2, f"sandbox set-up failed: {exc}\n".encode(errors="replace"))
+            os._exit(SETUP_FAILED)
+    elif limits.get("seccomp_profile") == "bwrap":
+        with contextlib.suppress(OSError, KeyError):
+            landlock.restrict({"profile": "bwrap"}, layers=("seccomp",))
 
 
 def run(request_fd: int, response_fd: int, limits: dict[str, Any]) -> None:
@@ -732,7 +737,7 @@ def run(request_fd: int, response_fd: int, limits: dict[str, Any]) -> None:
     portable = bool(limits.get("portable"))
     if not portable:
         apply_limits(limits)
-        confine(limits.get("landlock"))
+        confine(limits)
     random.seed(SEED)
     np.random.seed(SEED)
     Child(request_fd, response_fd, portable=portable).serve()

@@ -111,6 +111,21 @@ _NR, _ARCH, _ARG0_LOW, _ARG1_LOW = 0, 4, 16, 24
 
 #: syscalls each machine's table names that the filter inspects instead of denying outright
 _INSPECTED = frozenset({"clone", "clone3", "socket"})
+#: the ``bwrap`` profile (defence in depth inside bwrap's namespaces): the kernel interfaces
+#: most often attacked, which no submission needs. Sockets, keys and IPC stay: they are
+#: namespaced there, and die with the run.
+KERNEL_SURFACE = frozenset(
+    {
+        *("ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd"),
+        *("process_madvise", "bpf", "perf_event_open", "userfaultfd", "mount", "umount2"),
+        *("pivot_root", "chroot", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount"),
+        *("fspick", "mount_setattr", "unshare", "setns", "io_uring_setup", "io_uring_enter"),
+        *("io_uring_register", "kexec_load", "kexec_file_load", "init_module", "finit_module"),
+        *("delete_module", "swapon", "swapoff", "reboot", "open_by_handle_at"),
+        "name_to_handle_at",
+    }
+)
+PROFILES = ("landlock", "bwrap")
 #: syscall numbers per machine: every one not in ``_INSPECTED`` is denied with EPERM
 _X86_64 = {
     "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312,
@@ -229,6 +244,16 @@ def problem() -> str | None:
     return None
 
 
+def seccomp_problem() -> str | None:
+    """Why no seccomp filter is written for this machine, or None (no side effects)."""
+    if not sys.platform.startswith("linux"):
+        return f"seccomp is a Linux feature (this is {sys.platform})"
+    machine = os.uname().machine
+    if machine not in ARCHITECTURES:
+        return f"no seccomp filter is written for this architecture ({machine})"
+    return None
+
+
 def missing_rules(abi: int) -> list[str]:
     """What a kernel with this ABI cannot enforce, one sentence each (none for the newest)."""
     return [text for needed, text in _MISSING if abi < needed]
@@ -319,14 +344,18 @@ def _errno(code: int) -> int:
     return SECCOMP_RET_ERRNO | code
 
 
-def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
+def seccomp_program(machine: str, profile: str = "landlock") -> list[tuple[int, int, int, int]]:
     """The filter as (code, jt, jf, k) instructions for ``machine`` (KeyError if unknown).
 
     Layout: a foreign architecture is killed; then one compare-and-return per denied
-    syscall; ``clone`` and ``socket`` inspect their first arguments; everything else passes.
+    syscall; ``clone`` (and, for the ``landlock`` profile, ``socket``) inspects its first
+    arguments; everything else passes. The ``bwrap`` profile denies ``KERNEL_SURFACE`` only.
     """
     audit_arch, numbers = ARCHITECTURES[machine]
-    deny = sorted(number for name, number in numbers.items() if name not in _INSPECTED)
+    if profile not in PROFILES:
+        raise ValueError(f"unknown seccomp profile {profile!r}")
+    denied = KERNEL_SURFACE if profile == "bwrap" else set(numbers) - _INSPECTED
+    deny = sorted(numbers[name] for name in denied)
     program: list[tuple[int, int, int, int]] = [
         (BPF_LD_W_ABS, 0, 0, _ARCH),
         (BPF_JEQ_K, 1, 0, audit_arch),
@@ -347,6 +376,9 @@ def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
         (BPF_RET_K, 0, 0, _errno(errno.EPERM)),
         (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
     ]
+    if profile == "bwrap":
+        program.append((BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
+        return program
     program += [
         (BPF_JEQ_K, 0, 7, numbers["socket"]),
         (BPF_LD_W_ABS, 0, 0, _ARG0_LOW),
@@ -361,9 +393,9 @@ def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
     return program
 
 
-def apply_seccomp(machine: str | None = None) -> None:
+def apply_seccomp(machine: str | None = None, profile: str = "landlock") -> None:
     """Install the filter on this thread (inherited by all it starts). Needs no_new_privs."""
-    program = seccomp_program(machine or os.uname().machine)
+    program = seccomp_program(machine or os.uname().machine, profile)
     filters = (_SockFilter * len(program))(*(_SockFilter(*ins) for ins in program))
     prog = _SockFprog(len(program), filters)
     _check(
@@ -373,7 +405,8 @@ def apply_seccomp(machine: str | None = None) -> None:
 
 
 def restrict(policy: dict[str, Any], layers: Sequence[str] = ("landlock", "seccomp")) -> None:
-    """Apply the trusted side's ``policy`` ({"read": [...], "write": [...], "abi": N}).
+    """Apply the trusted side's ``policy`` ({"read": [...], "write": [...], "abi": N,
+    "profile": the seccomp profile, ``landlock`` by default}).
 
     Sets ``no_new_privs`` first (both layers need it). Raises OSError when a layer cannot
     be applied: the caller must then not run the submission.
@@ -386,7 +419,7 @@ def restrict(policy: dict[str, Any], layers: Sequence[str] = ("landlock", "secco
             int(policy.get("abi") or abi_version()),
         )
     if "seccomp" in layers:
-        apply_seccomp()
+        apply_seccomp(profile=str(policy.get("profile", "landlock")))
 
 
 def _probe() -> int:

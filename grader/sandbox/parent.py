@@ -633,6 +633,8 @@ class StudentProcess:
             settings["work_bytes"] = self.limits.tmp_bytes
         if self.backend == "landlock":
             settings["landlock"] = self._landlock_policy()
+        elif self.backend == "bwrap" and landlock.seccomp_problem() is None:
+            settings["seccomp_profile"] = "bwrap"  # defence in depth: landlock.KERNEL_SURFACE
         if self.backend != "bwrap" and os.getuid() == 0:
             # As root the submission could kill the grader, rewrite its files and ignore
             # RLIMIT_NPROC: it runs as nobody instead. Where nobody cannot reach the

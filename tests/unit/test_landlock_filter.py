@@ -133,3 +133,22 @@ def test_missing_rules_name_what_an_older_abi_cannot_do() -> None:
     assert "TCP bind and connect" in three
     assert "seccomp filter alone" in three
     assert len(landlock.missing_rules(1)) == 4
+
+
+def test_the_bwrap_profile_denies_the_kernel_surface_only(machine: str) -> None:
+    arch, numbers = landlock.ARCHITECTURES[machine]
+    program = landlock.seccomp_program(machine, "bwrap")
+    eperm = landlock.SECCOMP_RET_ERRNO | errno.EPERM
+    for name in ("ptrace", "process_vm_readv", "bpf", "io_uring_setup", "unshare", "mount"):
+        assert run_filter(program, arch, numbers[name]) == eperm, name
+    # Namespaced under bwrap: left to the namespaces.
+    for name in ("keyctl", "shmget", "msgget", "mq_open", "connect"):
+        assert run_filter(program, arch, numbers[name]) == ALLOW, name
+    assert run_filter(program, arch, numbers["socket"], (socket.AF_INET, 1)) == ALLOW
+    assert run_filter(program, arch, numbers["clone"], (0x01200011 | 0x10000000,)) == eperm
+    assert run_filter(program, arch, numbers["clone3"]) == landlock.SECCOMP_RET_ERRNO | 38
+
+
+def test_an_unknown_profile_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown seccomp profile"):
+        landlock.seccomp_program("x86_64", "strict")
