@@ -84,8 +84,8 @@ def targets(tmp_path: Path) -> Iterator[dict[str, Any]]:
     abstract.close()
 
 
-def confined(targets: dict[str, Any], layers: list[str]) -> dict[str, str]:
-    policy = {"read": [*SYSTEM_DIRS, *_runtime_paths()], "write": [targets["work"]], "abi": ABI}
+def confined(targets: dict[str, Any], layers: list[str], abi: int = ABI) -> dict[str, str]:
+    policy = {"read": [*SYSTEM_DIRS, *_runtime_paths()], "write": [targets["work"]], "abi": abi}
     done = subprocess.run(
         [
             *(sys.executable, "-I", "-c", SCRIPT, str(MODULE.parent)),
@@ -142,3 +142,31 @@ def test_unconfined_the_same_script_gets_through(targets: dict[str, Any]) -> Non
     """The script can tell: with no layer, every attempt succeeds."""
     got = confined(targets, [])
     assert set(got.values()) == {"ok"}, got
+
+
+@pytest.mark.skipif(PROBLEM is not None, reason=f"landlock backend not testable here: {PROBLEM}")
+def test_an_older_abi_gets_what_it_can_enforce(targets: dict[str, Any]) -> None:
+    """Told its kernel has ABI 3, the child handles no TCP and scopes nothing: files still
+    hold, and the seccomp filter alone cuts the network (as `missing_rules` warns)."""
+    landlock_only = confined(targets, ["landlock"], abi=3)
+    both = confined(targets, ["landlock", "seccomp"], abi=3)
+    assert landlock_only["read-secret"] == "EACCES"
+    assert landlock_only["write-outside"] == "EACCES"
+    assert landlock_only["tcp-connect"] == "ok"
+    assert landlock_only["signal-parent"] == "ok"
+    assert both["tcp-connect"] == "EPERM"
+
+
+def test_the_document_warns_about_each_rule_an_older_abi_cannot_apply(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from grader.sandbox import parent
+
+    monkeypatch.setattr(parent, "landlock_problem", lambda: None)
+    monkeypatch.setattr(landlock, "abi_version", lambda: 3)
+    info = parent.resolve_backend("landlock")
+    assert info.backend == "landlock"
+    assert info.warnings == tuple(landlock.missing_rules(3))
+    assert any("seccomp filter alone" in w for w in info.warnings)
+    monkeypatch.setattr(landlock, "abi_version", lambda: 7)
+    assert parent.resolve_backend("landlock").warnings == ()
