@@ -1,8 +1,9 @@
-"""`make bench`: what isolation costs: `grader grade` under bwrap next to `--sandbox none`.
+"""`make bench`: what isolation costs: `grader grade` under bwrap and landlock next to none.
 
-Both backends are measured in the same run, interleaved (bwrap, none, bwrap, none, ...) so a
-busy machine slows both alike, on a correct submission and on a wrong one (which makes every
-test's diagnosis run). Reports the median wall time of each and the ratio bwrap / none.
+The backends that run here are measured in the same run, interleaved (bwrap, landlock, none,
+bwrap, ...) so a busy machine slows all alike, on a correct submission and on a wrong one
+(which makes every test's diagnosis run). Reports the median wall time of each and its
+ratio to none.
 `--update-docs` rewrites the "Isolation cost" section of docs/benchmarks.md with the table.
 Nothing here is asserted.
 """
@@ -40,68 +41,82 @@ def grade_once(submission: Path, backend: str, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def measure(runs: int) -> list[tuple[str, float, float]]:
-    """(submission, median seconds under bwrap, median under none) per submission."""
+Row = tuple[str, dict[str, float]]  # submission, median seconds per backend
+
+
+def available_backends() -> list[str]:
+    """bwrap and landlock where they run here, then none."""
+    from grader.sandbox.parent import bwrap_problem, landlock_problem
+
+    found = [
+        name
+        for name, problem in (("bwrap", bwrap_problem()), ("landlock", landlock_problem()))
+        if problem is None
+    ]
+    return [*found, "none"]
+
+
+def measure(runs: int, backends: list[str]) -> list[Row]:
+    """(submission, median seconds per backend) per submission."""
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "results.json"
         for label, submission in SUBMISSIONS.items():
-            grade_once(submission, "bwrap", out)  # warm the page cache for both
-            times: dict[str, list[float]] = {"bwrap": [], "none": []}
+            grade_once(submission, backends[0], out)  # warm the page cache for all
+            times: dict[str, list[float]] = {name: [] for name in backends}
             for _ in range(runs):
-                for backend in ("bwrap", "none"):
+                for backend in backends:
                     times[backend].append(grade_once(submission, backend, out))
-            rows.append(
-                (label, statistics.median(times["bwrap"]), statistics.median(times["none"]))
-            )
+            rows.append((label, {k: statistics.median(v) for k, v in times.items()}))
     return rows
 
 
-def measure_in_process(runs: int) -> list[tuple[str, float, float]]:
+def measure_in_process(runs: int, backends: list[str]) -> list[Row]:
     """The same, through ``grader.api.grade_submission``: no interpreter start-up or imports."""
     from grader.api import grade_submission, prepare_assignment
     from grader.sandbox.parent import resolve_backend
     from grader.submission import read_submission
 
     prepared = prepare_assignment(ASSIGNMENT)
-    backends = {name: resolve_backend(name) for name in ("bwrap", "none")}
+    infos = {name: resolve_backend(name) for name in backends}
     rows = []
     for label, path in SUBMISSIONS.items():
         submission = read_submission(path)
-        times: dict[str, list[float]] = {"bwrap": [], "none": []}
+        times: dict[str, list[float]] = {name: [] for name in backends}
         for _ in range(runs):
-            for name, info in backends.items():
+            for name, info in infos.items():
                 started = time.perf_counter()
                 grade_submission(prepared, submission, sandbox=info)
                 times[name].append(time.perf_counter() - started)
-        rows.append(
-            (
-                f"{label}, in-process",
-                statistics.median(times["bwrap"]),
-                statistics.median(times["none"]),
-            )
-        )
+        rows.append((f"{label}, in-process", {k: statistics.median(v) for k, v in times.items()}))
     return rows
 
 
-def render(rows: list[tuple[str, float, float]], runs: int) -> str:
+def render(rows: list[Row], runs: int) -> str:
+    backends = list(rows[0][1]) if rows else ["none"]
+    isolating = [b for b in backends if b != "none"]
     lines = [
         SECTION,
         "",
         f"`python benchmarks/isolation.py --runs {runs}`: median wall time of one "
         "`grader grade` process (start to exit, interpreter start-up included), and of one "
         "in-process `grader.api.grade_submission` call (the sandbox's own cost stands out "
-        "there), the two backends interleaved in the same run. "
+        "there), the backends interleaved in the same run. "
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}, "
         f"Python {platform.python_version()}, uid {os.getuid()}, load average "
         f"{os.getloadavg()[0]:.1f} at the end (other work on the machine shows up as noise: "
-        "compare the two columns of one run, not runs of different days).",
+        "compare the columns of one run, not runs of different days).",
         "",
-        "| submission | bwrap | --sandbox none | bwrap / none |",
-        "|---|---:|---:|---:|",
+        "| submission | "
+        + " | ".join(b if b != "none" else "--sandbox none" for b in backends)
+        + "".join(f" | {b} / none" for b in isolating)
+        + " |",
+        "|---|" + "---:|" * (len(backends) + len(isolating)),
     ]
-    for label, bwrap, none in rows:
-        lines.append(f"| {label} | {bwrap:.3f} s | {none:.3f} s | {bwrap / none:.2f} |")
+    for label, medians in rows:
+        cells = [f"{medians[b]:.3f} s" for b in backends]
+        cells += [f"{medians[b] / medians['none']:.2f}" for b in isolating]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -123,13 +138,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="runs per backend (default 7)")
     parser.add_argument("--update-docs", action="store_true", help="rewrite docs/benchmarks.md")
     args = parser.parse_args()
-    from grader.sandbox.parent import bwrap_problem
-
-    problem = bwrap_problem()
-    if problem:
-        print(f"isolation benchmark skipped: {problem}")
+    backends = available_backends()
+    if backends == ["none"]:
+        print("isolation benchmark skipped: neither bwrap nor landlock runs here")
         return
-    section = render(measure(args.runs) + measure_in_process(args.runs), args.runs)
+    section = render(
+        measure(args.runs, backends) + measure_in_process(args.runs, backends), args.runs
+    )
     print(section)
     if args.update_docs:
         update_docs(section)
