@@ -27,6 +27,7 @@ import mmap
 import os
 import platform
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -380,8 +381,17 @@ def link_provided(folder: str) -> None:
     except OSError:
         names = []
     for name in names:
-        with contextlib.suppress(OSError):
-            os.symlink(os.path.join(folder, name), os.path.join(cwd, name))
+        source, target = os.path.join(folder, name), os.path.join(cwd, name)
+        try:
+            os.symlink(source, target)
+        except OSError:
+            # Windows lets only administrators (or developer mode) make symlinks: the
+            # portable child copies instead.
+            with contextlib.suppress(OSError):
+                if os.path.isdir(source):
+                    shutil.copytree(source, target)
+                else:
+                    shutil.copyfile(source, target)
 
 
 class _TimerAlarm:

@@ -160,6 +160,9 @@ BLOCKER = textwrap.dedent(
     for name in ("uname", "fork", "killpg", "setsid", "unshare", "sched_getaffinity"):
         if hasattr(os, name):
             delattr(os, name)
+    def no_symlink(*args, **kwargs):
+        raise OSError(1, "symbolic links need administrator rights here (Windows)")
+    os.symlink = no_symlink
     for name in ("setitimer", "SIGALRM", "ITIMER_REAL"):
         if hasattr(signal, name):
             delattr(signal, name)
@@ -181,18 +184,26 @@ BLOCKER = textwrap.dedent(
 def test_child_side_runs_without_linux_only_modules_and_calls(tmp_path: Path) -> None:
     for name in CHILD_SOURCES:
         shutil.copyfile(SANDBOX / name, tmp_path / name)
+    provided = tmp_path / "provided"
+    provided.mkdir()
+    (provided / "course_helpers.py").write_text("SCALE = 2\n")
+    work = tmp_path / "work"
+    work.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-I", "-c", BLOCKER, str(tmp_path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        cwd=tmp_path,
+        cwd=work,
     )
     assert proc.stdin is not None
     assert proc.stdout is not None
-    source = "import numpy as np\nprint('hello')\ndef double(x):\n    return 2 * x\n"
+    source = (
+        "from course_helpers import SCALE\nprint('hello')\ndef double(x):\n    return SCALE * x\n"
+    )
     load = {"op": "load", "cells": [{"index": 1, "source": source}], "functions": ["double"]}
-    load.update(cell_timeout=5.0, wall_factor=1.0)
+    # Provided course files arrive as copies where symlinks are refused (Windows).
+    load.update(cell_timeout=5.0, wall_factor=1.0, provided=str(provided))
     protocol.write_frame(proc.stdin.fileno(), load)
     frames = []
     while not frames or frames[-1][0]["op"] != "loaded":
