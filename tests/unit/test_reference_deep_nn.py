@@ -256,3 +256,31 @@ def test_the_assignment_s_suites_pass_against_the_reference_with_plain_pytest() 
     assert proc.returncode == 0, proc.stdout[-3000:]
     summary = proc.stdout.strip().splitlines()[-1]
     assert summary.startswith(f"{len(own)} passed in "), summary
+
+
+def test_the_template_runs_as_a_notebook_and_its_check_cells_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As in Jupyter, with the provided dnn_utils next to the notebook: every check cell runs
+    that function's visible tests on the live function, and the instructor's copy passes."""
+    nbformat = pytest.importorskip("nbformat")
+    folder = REPO / "assignments" / ASSIGNMENT
+    monkeypatch.syspath_prepend(str(folder / "provided"))
+    monkeypatch.setitem(sys.modules, "dnn_utils", None)  # restored afterwards: not left cached
+    del sys.modules["dnn_utils"]
+    monkeypatch.delenv("GRADER_SANDBOX", raising=False)
+    notebook = nbformat.read(folder / "template.ipynb", as_version=4)
+    namespace: dict[str, object] = {}
+    reports = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        exec(compile(cell.source, "<cell>", "exec"), namespace)  # noqa: S102 -- our template
+        last = cell.source.splitlines()[-1]
+        if last.startswith("check("):
+            function = last.removeprefix("check(").split(")")[0]
+            reports[function] = eval(last, namespace)  # noqa: S307 -- same
+    assert set(reports) == set(load_assignment(ASSIGNMENT, REPO).functions)
+    for function, report in reports.items():
+        assert report.result.tests, function
+        assert report.result.all_passed, (function, [t.output for t in report.result.tests])
