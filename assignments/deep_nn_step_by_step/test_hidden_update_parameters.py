@@ -8,7 +8,7 @@ caller's dict is a note, not a deduction.
 import numpy as np
 import pytest
 
-from grader.authoring import MismatchError, assert_close, note
+from grader.authoring import MismatchError, assert_close, assert_unchanged, note
 
 
 def make_inputs(seed, dims):
@@ -39,7 +39,10 @@ def check(update_parameters, reference, seed, dims, learning_rate):
             "type", f"update_parameters should return the dict parameters, not {what}."
         )
     assert_close(got, expected, name="parameters")
-    if any(not np.array_equal(passed[k], parameters[k]) for k in parameters):
+    try:
+        # Any change the caller could see: values, or entries of the dict rebound.
+        assert_unchanged(passed, parameters, name="parameters", advice="")
+    except MismatchError:
         note(
             "update_parameters changed the dict it was given (as the 2017 template does); "
             "accepted. The current course updates a copy (params.copy()) and returns that."
