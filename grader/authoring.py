@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from grader.safetext import type_label
+
 EXAMPLES_SHOWN = 3  # mismatching elements quoted in visible feedback
 INPUTS_SHOWN = 8  # elements of an input array quoted in full in visible feedback
 
@@ -107,6 +109,8 @@ def format_value(value: Any) -> str:
         return f"({items},)" if len(value) == 1 else f"({items})"
     if isinstance(value, dict) and value:  # grads, parameters
         return "{" + ", ".join(f"{k!r}: {format_value(v)}" for k, v in value.items()) + "}"
+    if hasattr(value, "type_name"):  # never a submission's repr: its short type label only
+        return f"<{type_label(str(value.type_name))} object>"
     return repr(value)
 
 
@@ -152,7 +156,8 @@ def _kind(value: Any) -> str:
         return "a float"
     if isinstance(value, (int, np.integer)):
         return "an int"
-    name = str(getattr(value, "type_name", None) or type(value).__name__)
+    # The submission names its classes (and an opaque value's type): a short label only.
+    name = type_label(str(getattr(value, "type_name", None) or type(value).__name__))
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 

@@ -7,18 +7,16 @@ Points travel as ``<properties>`` so nothing is lost, but CI only needs the coun
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from grader.results import GradingResult
-
-# XML 1.0 forbids most control characters; student output can contain any of them
-# (an ANSI colour escape is enough), and one of them makes the whole report unparseable.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+from grader.safetext import clean_text
 
 
 def _xml_text(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    # XML 1.0 forbids most control characters, and UTF-8 lone surrogates; student output can
+    # contain any of them (an ANSI colour escape is enough), and one makes the report unparseable.
+    return clean_text(text)
 
 
 def _first_line(text: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from grader.errors import OutputPathError
 from grader.results import GradingResult
+from grader.safetext import clean_tree
 
 GREEN, RED, YELLOW, BOLD, DIM, RESET = (
     "\033[32m",
@@ -28,8 +29,14 @@ GREEN, RED, YELLOW, BOLD, DIM, RESET = (
 
 
 def render_json(result: GradingResult) -> str:
-    """The results document as pretty JSON text."""
-    return json.dumps(result.to_gradescope(), indent=2, allow_nan=False) + "\n"
+    """The results document as pretty JSON text, valid for strict UTF-8 readers (e.g. jq)
+    whatever text the submission raised or printed (``safetext.clean_text``)."""
+    return json.dumps(clean_tree(result.to_gradescope()), indent=2, allow_nan=False) + "\n"
+
+
+def clean_result(result: GradingResult) -> GradingResult:
+    """The same result with every text clean, for writers that render it field by field."""
+    return GradingResult.from_gradescope(clean_tree(result.to_gradescope()))
 
 
 def write_json_atomically(result: GradingResult, path: Path) -> None:
@@ -37,7 +44,7 @@ def write_json_atomically(result: GradingResult, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(render_json(result))
         os.replace(temp, path)
     except BaseException:
@@ -152,6 +159,7 @@ def render_text(result: GradingResult, *, colour: bool = False, width: int = 88)
     def paint(text: str, code: str) -> str:
         return f"{code}{text}{RESET}" if colour else text
 
+    result = clean_result(result)  # no escape sequence of the submission reaches the terminal
     title = result.assignment or "(assignment unknown)"
     lines = [paint(f"{title} — {result.submission}", BOLD)]
     subtotals = result.subtotals()

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from grader.safetext import clean_text, type_label
 from grader.sandbox import landlock, protocol
 from grader.sandbox.cgroup import RunCgroup, cgroup_problem, create_run_cgroup
 from grader.sandbox.limits import Limits
@@ -51,6 +52,7 @@ BackendChoice = Literal["auto", "bwrap", "landlock", "none"]
 BACKEND_CHOICES = ("auto", "bwrap", "landlock", "none")
 
 NOBODY_UID = 65534
+NOT_CALLABLE = "not callable: "  #: how the child reports a wanted name bound to a non-function
 # -E ignores PYTHON* variables (PYTHONUNBUFFERED too), so -u: output still in a buffer
 # when the child is SIGKILLed would be lost, and with it the student's prints.
 PYTHON_FLAGS = ("-E", "-s", "-B", "-u")
@@ -385,7 +387,7 @@ class _Output:
         stream.close()
 
     def text(self) -> str:
-        body = bytes(self.kept).decode("utf-8", errors="replace")
+        body = clean_text(bytes(self.kept).decode("utf-8", errors="replace"))
         if self.total > len(self.kept):
             # First, so that any later truncation of the excerpt keeps it.
             dropped = self.total - len(self.kept)
@@ -477,6 +479,7 @@ class _DeadlineReader:
 
 
 def _frames(raw: Any) -> tuple[Frame, ...]:
+    """Traceback frames from the child's JSON: typed, capped and clean text only."""
     if not isinstance(raw, list):
         return ()
     frames = []
@@ -487,8 +490,8 @@ def _frames(raw: Any) -> tuple[Frame, ...]:
                 Frame(
                     cell=item["cell"],
                     line=line if type(line) is int else None,
-                    function=_text(item.get("function", ""), 100),
-                    code=_text(item.get("code", ""), 200),
+                    function=_text(item.get("function"), 100),
+                    code=_text(item.get("code"), 200),
                 )
             )
     return tuple(frames)
@@ -503,7 +506,7 @@ def _cell_error(cell: int, raw: dict[str, Any]) -> CellError:
     binds = raw.get("binds")
     return CellError(
         cell=cell,
-        ename=_text(raw.get("ename"), 100),
+        ename=_ename(raw.get("ename")),
         evalue=_text(raw.get("evalue")),
         frames=_frames(raw.get("frames")),
         binds=tuple(_text(b, 100) for b in (binds[:20] if isinstance(binds, list) else [])),
@@ -511,12 +514,27 @@ def _cell_error(cell: int, raw: dict[str, Any]) -> CellError:
 
 
 def _text(value: Any, cap: int = 500) -> str:
-    """A text field of a reply, capped; anything but a string or number is malformed."""
+    """A text field of a reply, capped and clean (valid UTF-8, no control characters), so
+    no writer can fail on, or be steered by, what a submission raised; anything but a
+    string or number is malformed."""
     if isinstance(value, str):
-        return value[:cap]
+        return clean_text(value[:cap])
     if type(value) in (int, float, bool):
         return str(value)[:cap]
     return "" if value is None else "<malformed>"
+
+
+def _ename(value: Any) -> str:
+    """An exception's class name, which the submission chooses: a short label only."""
+    return type_label(value[:1000]) if isinstance(value, str) else "Exception"
+
+
+def _function_state(value: Any) -> str:
+    """``callable``, ``missing``, or ``not callable: <short type label>``."""
+    text = value if isinstance(value, str) else "missing"
+    if text.startswith(NOT_CALLABLE):
+        return NOT_CALLABLE + type_label(text.removeprefix(NOT_CALLABLE)[:1000])
+    return text if text in ("callable", "missing") else "missing"
 
 
 def describe_exit(returncode: int | None, *, out_of_memory: bool = False) -> str:
@@ -996,7 +1014,7 @@ class StudentProcess:
         defined = names.get("defined_callables")
         return LoadReport(
             cells=tuple(cells),
-            functions={n: _text(wanted.get(n, "missing"), 100) for n in self.functions},
+            functions={n: _function_state(wanted.get(n, "missing")) for n in self.functions},
             defined_callables=tuple(
                 _text(d, 100) for d in (defined if isinstance(defined, list) else [])[:200]
             ),
@@ -1149,7 +1167,7 @@ class StudentProcess:
             return TimedOut(soft)
         if op == "raised":
             return Raised(
-                ename=_text(response.get("ename"), 100),
+                ename=_ename(response.get("ename")),
                 evalue=_text(response.get("evalue")),
                 frames=_frames(response.get("frames")),
             )

@@ -65,14 +65,16 @@ class ProtocolError(Exception):
 class Opaque:
     """A value the child could not send as data (a custom object, an object array).
 
-    Only its type name and a capped ``repr`` crossed; the object itself never exists here.
+    Only its type name is kept (capped; feedback quotes at most ``safetext.type_label`` of
+    it): the object itself never exists here, and its ``repr``, which the submission writes,
+    is dropped on arrival.
     """
 
     type_name: str
-    text: str
+    text: str = ""  #: always empty: a repr is never kept
 
     def __repr__(self) -> str:
-        return f"<{self.type_name}: {self.text}>"
+        return f"<{self.type_name} object>"
 
 
 def oversized(type_name: str, dtype: str, shape: tuple[int, ...], nbytes: int) -> Opaque:
@@ -522,7 +524,7 @@ def decode_value(
             for k, v in zip(keys, items, strict=True)
         }
     if kind == "other":
-        return Opaque(str(tree.get("type", "?"))[:100], str(tree.get("repr", ""))[:REPR_CAP])
+        return Opaque(str(tree.get("type", "?"))[:100])  # the repr is dropped (see Opaque)
     raise ProtocolError(f"unknown value kind {str(kind)[:40]!r}")
 
 
