@@ -29,6 +29,7 @@ from grader.diagnosis import CallRecord, Misconception, diagnose, load_catalogue
 from grader.errors import AmbiguousAssignmentError, SandboxUnavailableError
 from grader.inheritance import find_inherited
 from grader.results import GradingResult, TestResult
+from grader.safetext import readable_name
 from grader.sandbox import BackendChoice, Limits, LoadReport, Sandbox, SandboxInfo, StudentProcess
 from grader.sandbox import resolve_backend as _resolve_backend
 from grader.sandbox.outcomes import CellRun
@@ -568,5 +569,5 @@ def internal_failure(submission: Path, assignment: str | None, exc: BaseExceptio
         ),
         output="The autograder failed internally; the score is not final.",
         execution_time=0.0,
-        submission=submission.name,
+        submission=readable_name(submission.name),
     )

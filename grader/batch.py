@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import csv
 import dataclasses
 import hashlib
-import io
 import json
 import multiprocessing
 import os
@@ -26,6 +24,7 @@ import signal
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -35,7 +34,7 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
@@ -59,6 +58,7 @@ from grader.lms import MOODLE_NAME, Identity, gradescope_metadata, identity_of, 
 from grader.report import render_json
 from grader.results import GradingResult
 from grader.roster import Roster, match_roster, read_roster
+from grader.safetext import clean_tree, readable_name, render_csv, safe_stem
 from grader.sandbox import (
     BackendChoice,
     CallOutcome,
@@ -103,7 +103,9 @@ WORKER_TRIES = 2
 class BatchItem:
     """One submission found in the class folder."""
 
-    name: str  #: file stem, or the sub-folder's name; names OUTDIR/<name>.json
+    #: file stem, or the sub-folder's name, made safe (``safetext.safe_stem``) and unique in
+    #: the class; names OUTDIR/<name>.json
+    name: str
     path: Path  #: the file to grade (or the sub-folder, when ``problem`` is set)
     problem: str | None = None  #: set when the sub-folder holds no single gradable file
 
@@ -129,25 +131,63 @@ def _folder_item(folder: Path) -> BatchItem:
     chosen = notebooks or files
     if len(chosen) == 1:
         return BatchItem(folder.name, chosen[0])
+    shown = readable_name(folder.name)
     if not chosen:
         problem = (
-            f"the folder {folder.name}/ holds no .ipynb or .py file, so there is nothing to "
+            f"the folder {shown}/ holds no .ipynb or .py file, so there is nothing to "
             "grade. Submit your notebook (.ipynb)."
         )
     else:
-        listed = ", ".join(str(p.relative_to(folder)) for p in chosen[:5])
+        listed = ", ".join(readable_name(str(p.relative_to(folder))) for p in chosen[:5])
         problem = (
-            f"the folder {folder.name}/ holds {len(chosen)} candidate files ({listed}), so the "
+            f"the folder {shown}/ holds {len(chosen)} candidate files ({listed}), so the "
             "grader cannot tell which one to grade. Submit exactly one notebook."
         )
     return BatchItem(folder.name, folder, problem)
 
 
+def unique_names(items: Sequence[BatchItem], root: Path) -> list[BatchItem]:
+    """The items renamed so that every output name is safe and unique, by construction.
+
+    A file is named by its stem, unless another submission has that stem or name (then by
+    its full file name: ``alice.ipynb``, ``alice.py``, ``alice.py.ipynb``). Each name is then
+    made safe (``safetext.safe_stem``: long names shortened, unsafe characters replaced, with
+    a hash), and names that still clash, ignoring case (``Bob.py`` and ``bob.py``, for a
+    case-insensitive disk), get a hash of their path. No result can overwrite another's.
+    """
+
+    def taken(name: str) -> str:
+        return name.casefold()
+
+    natural = [i.name for i in items]
+    while True:  # a file whose stem is taken is named by its file name, which may take another's
+        counts = Counter(taken(n) for n in natural)
+        changed = [
+            i.path.name if counts[taken(n)] > 1 and i.path.parent == root else n
+            for i, n in zip(items, natural, strict=True)
+        ]
+        if changed == natural:
+            break
+        natural = changed
+    names = [safe_stem(n) for n in natural]
+    for attempt in range(1, 4):
+        counts = Counter(taken(n) for n in names)
+        if all(n == 1 for n in counts.values()):
+            return [replace(i, name=n) for i, n in zip(items, names, strict=True)]
+        names = [
+            safe_stem(original, salt=f"{attempt}:{item.path.relative_to(root)}")
+            if counts[taken(name)] > 1
+            else name
+            for item, original, name in zip(items, natural, names, strict=True)
+        ]
+    raise AssertionError("submission names could not be made unique")  # hashes 2**40 apart
+
+
 def find_submissions(folder: Path, *, exclude: Path | None = None) -> list[BatchItem]:
     """Each ``*.ipynb``/``*.py`` directly in ``folder``, and each sub-folder, is one submission.
 
-    Names come from the file stem or the folder name; a stem shared by two files (``a.ipynb``
-    and ``a.py``) falls back to the full file names so no result overwrites another.
+    Names come from the file stem or the folder name, made unique and safe as output file
+    names (``unique_names``): ``a.ipynb``, ``a.py`` and ``a.py.ipynb`` are three submissions.
     """
     if not folder.exists():
         raise SubmissionNotFoundError(
@@ -169,13 +209,7 @@ def find_submissions(folder: Path, *, exclude: Path | None = None) -> list[Batch
             items.append(_folder_item(path))
         elif path.is_file() and path.suffix in SUFFIXES:
             items.append(BatchItem(path.stem, path))
-    stems: dict[str, int] = {}
-    for item in items:
-        stems[item.name] = stems.get(item.name, 0) + 1
-    items = [
-        BatchItem(i.path.name, i.path, i.problem) if stems[i.name] > 1 and i.path.is_file() else i
-        for i in items
-    ]
+    items = unique_names(items, folder)
     if not items:
         raise UsageError(
             f"no submissions found in {folder}",
@@ -273,7 +307,7 @@ class _State:
     def flush(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self.written < STATE_FLUSH_SECONDS:
             return
-        document = {"assignment": self.key, "entries": self.entries}
+        document = clean_tree({"assignment": self.key, "entries": self.entries})
         write_text_atomically(self.path, json.dumps(document, indent=1, sort_keys=True))
         self.written = time.monotonic()
 
@@ -424,7 +458,7 @@ def _grade_one(
 
     try:
         if item.problem is not None:
-            submission = Submission(item.path.name, (), problem=item.problem)
+            submission = Submission(readable_name(item.path.name), (), problem=item.problem)
         else:
             submission = read_submission(item.path)
         result = api.grade_submission(prepared, submission, sandbox=info, start_sandbox=start)
@@ -608,9 +642,10 @@ def _run_batch(
     try:
         # closing(): an interrupt in this loop reaches the generator now, which kills children.
         with contextlib.closing(graded):
-            for entry, digest, document in graded:
-                write_text_atomically(out / f"{entry.name}.json", document)
-                state.record(entry, digest)
+            for graded_entry, digest, document in graded:
+                entry = _write_result(out, graded_entry, document)
+                if entry is graded_entry:  # a result that is not on disk is regraded next time
+                    state.record(entry, digest)
                 state.flush()
                 entries[entry.name] = entry
                 if on_done is not None:
@@ -635,6 +670,21 @@ def _run_batch(
 
 
 Graded = Generator[tuple[BatchEntry, str, str], None, None]  #: entry, its digest, its document
+
+
+def _write_result(out: Path, entry: BatchEntry, document: str) -> BatchEntry:
+    """Write OUTDIR/<name>.json; an OS error (a full disk, a folder in the way) is that
+    submission's error, with the score it was given, never the end of the batch."""
+    path = out / f"{entry.name}.json"
+    try:
+        write_text_atomically(path, document)
+    except OSError as exc:
+        reason = (
+            f"its result file {path.name} could not be written ({exc.strerror or exc}); "
+            "the score shown was computed but is not saved: fix the output folder and re-run"
+        )
+        return replace(entry, status="error", reason=f"{reason}. {entry.reason}".rstrip(". "))
+    return entry
 
 
 def _grade_all(
@@ -874,13 +924,6 @@ def _add_roster_columns(summary: BatchSummary, rows: list[list[str]]) -> None:
         row = ["", "0", f"{max_score:g}", *[""] * (width - 3)]
         row.extend([student.name, student.id or student.sis_user_id, student.email, NO_SUBMISSION])
         rows.append(row)
-
-
-def render_csv(rows: Sequence[Sequence[str]]) -> str:
-    """RFC 4180 CSV text (quoted where needed, CRLF line ends as the csv module writes)."""
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    return buffer.getvalue()
 
 
 def write_class_files(summary: BatchSummary) -> None:

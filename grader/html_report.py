@@ -2,15 +2,17 @@
 
 Charts are inline SVG and the styles are inline CSS: the file opens offline, from an e-mail
 attachment or a course drive, and prints. No JavaScript. Everything that comes from a
-submission (names, error messages) is escaped: a file named ``<script>.ipynb`` stays text.
+submission (names, error messages) is cleaned and escaped (``safetext.escape_html``): a file
+named ``<script>.ipynb`` stays text, and a lone surrogate cannot make the page unwritable.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from html import escape
 from typing import TYPE_CHECKING
+
+from grader.safetext import escape_html as escape
 
 if TYPE_CHECKING:
     from grader.batch_data import BatchEntry, BatchSummary
@@ -51,6 +53,7 @@ th { color:var(--muted); font-weight:600; font-size:12px; text-transform:upperca
      letter-spacing:.03em; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 td.reason { white-space:pre-wrap; word-break:break-word; font-size:13px; }
+td { overflow-wrap:anywhere; } code.file { color:var(--muted); }
 code { font-family:ui-monospace, "DejaVu Sans Mono", monospace; font-size:12.5px; }
 .badge { display:inline-block; white-space:nowrap; padding:1px 8px; border-radius:999px;
          font-size:12px; font-weight:600; color:#fff; }
@@ -197,6 +200,15 @@ def _misconceptions(summary: BatchSummary) -> str:
     )
 
 
+def _name(entry: BatchEntry) -> str:
+    """The submission's name, and under it the file graded when the name does not say it
+    (a folder's notebook, or a name shortened or made safe for OUTDIR/<name>.json)."""
+    name, file = entry.name, entry.result.submission
+    if not file or file == name or file.rsplit(".", 1)[0] == name:
+        return escape(name)
+    return f'{escape(name)}<br><code class="file">{escape(file)}</code>'
+
+
 def _status_badge(entry: BatchEntry) -> str:
     return f'<span class="badge {entry.status}">{STATUS_LABEL[entry.status]}</span>'
 
@@ -206,7 +218,7 @@ def _problems(summary: BatchSummary) -> str:
     if not problems:
         return '<p class="empty">Every submission was graded normally.</p>'
     body = "".join(
-        f'<tr class="problem-row"><td>{escape(e.name)}</td><td>{_status_badge(e)}</td>'
+        f'<tr class="problem-row"><td>{_name(e)}</td><td>{_status_badge(e)}</td>'
         f'<td class="num">{_fmt(e.result.score)}</td>'
         f'<td class="reason">{escape(e.reason)}</td></tr>'
         for e in problems
@@ -232,7 +244,7 @@ def _function_averages(summary: BatchSummary) -> str:
 def _all_rows(summary: BatchSummary) -> str:
     functions = [f for f, _ in summary.functions]
     body = "".join(
-        f'<tr class="submission-row"><td>{escape(e.name)}</td>'
+        f'<tr class="submission-row"><td>{_name(e)}</td>'
         f'<td class="num">{_fmt(e.result.score)} / {_fmt(e.result.max_score)}</td>'
         + "".join(f'<td class="num">{_fmt(summary.subtotal(e, f))}</td>' for f in functions)
         + f"<td>{_status_badge(e)}</td>"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.errors import SubmissionNotFoundError, UnsupportedSubmissionError
+from grader.safetext import readable_name
 
 # Cell magics whose body is ordinary Python that should still define things.
 RUN_BODY_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
@@ -96,7 +97,7 @@ def read_submission(path: Path) -> Submission:
         raise UnsupportedSubmissionError(
             f"{path} is not a file", "pass one .ipynb or .py file (use `grader batch` for a folder)"
         )
-    name = path.name
+    name = readable_name(path.name)  # bytes that are not UTF-8, a newline: shown as escapes
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         return Submission(
