@@ -5,6 +5,12 @@ same, still open sandbox) on fresh values with the structure of a call that show
 mistake, never the test's own values (hidden inputs must not leak), then shrunk one axis
 at a time toward 1 or 2 elements while the mistake still shows. Every step is a real call,
 judged by the same matcher; the reference (trusted) supplies the correct answer.
+
+The example is shown whatever the tests' visibility, so it quotes only what the grader
+computed: the probe's inputs, the reference's answer, and the student's answer only where
+the mistake accounts for all of it (``diagnosis.fully_explained``). The process being probed
+has seen the hidden inputs and could return them; of anything else it returned, the
+example says only its shape, its type (a short label), or which elements changed.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ from grader.diagnosis import (
     diagnose,
     explained_mask,
     form,
+    fully_explained,
     shows,
     value_at,
 )
+from grader.safetext import type_label
 from grader.sandbox.outcomes import CallOutcome, Raised, Returned
 
 MAX_PROBES = 40  #: calls of the student's function for all counterexamples of a submission
@@ -46,6 +54,8 @@ TEMPLATES_TRIED = 3  #: calls that showed a mistake, smallest first, to start it
 # of 1 hides "slope instead of dA * slope", and Z == 0 is its own convention question.
 NONZERO_VALUES = (2.0, -1.0, 0.5, -2.0, 3.0, -0.5, 1.5, -3.0)
 WITH_ZERO_VALUES = (*NONZERO_VALUES, 0.0, 0.0, 0.0)
+#: in place of a student's answer that the mistake does not account for
+UNQUOTED = "a different answer (not quoted: the mistake does not account for all of it)"
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,9 @@ class Counterexample:
     argument: int | tuple[int | str, ...] = 0
     output: int | None = None  #: the output a "shape"/"type" mistake concerns
     outputs: tuple[str, ...] = ()  #: output names, from the reference's return statement
+    #: whether ``got`` may be quoted (a "value" mistake that accounts for all of it); never
+    #: for the other kinds, whose answer may be anything the submission chose
+    got_quotable: bool = False
 
     def _name(self, i: int) -> str:
         return self.names[i] if i < len(self.names) else f"argument {i + 1}"
@@ -71,14 +84,15 @@ class Counterexample:
         return ", ".join(f"{self._name(i)} = {format_value(a)}" for i, a in enumerate(self.args))
 
     def outcome_lines(self) -> list[str]:
-        """Expected vs got, in the terms of this kind of mistake."""
+        """Expected vs got, in the terms of this kind of mistake (see the module docstring)."""
         if self.kind == "mutation":
             path = (self.argument,) if isinstance(self.argument, int) else self.argument
             first = path[0] if isinstance(path[0], int) else 0
             name = self._name(first) + "".join(f"[{i!r}]" for i in path[1:])
+            before = value_at(self.args, path)
             return [
-                f"{name} before the call {format_value(value_at(self.args, path))}",
-                f"{name} after the call  {format_value(value_at(self.args_after, path))}",
+                f"{name} before the call {format_value(before)}",
+                f"{name} after the call  {_change(before, value_at(self.args_after, path))}",
             ]
         element = self._element_lines()
         if element:
@@ -86,14 +100,15 @@ class Counterexample:
         if self.kind == "shape":
             return [
                 f"expected shape {_shapes(self.expected)}: {format_value(self.expected)}",
-                f"got shape      {_shapes(self.got)}: {format_value(self.got)}",
+                f"got shape      {_shapes(self.got)}",
             ]
         if self.kind == "type":
             return [
                 f"expected {format_value(self.expected)} ({_expected_type(self.expected)})",
-                f"got      {format_value(self.got)} ({_type_name(self.got)})",
+                f"got      {_type_name(self.got)}",
             ]
-        return [f"expected {format_value(self.expected)}", f"got      {format_value(self.got)}"]
+        got = format_value(self.got) if self.got_quotable else UNQUOTED
+        return [f"expected {format_value(self.expected)}", f"got      {got}"]
 
     def _element_lines(self) -> list[str]:
         """For a wrong shape or type inside a tuple of outputs: that element alone, named.
@@ -120,7 +135,8 @@ class Counterexample:
             name = self.outputs[i] if i < len(self.outputs) else f"output {i + 1}"
             expected, value = self.expected[i], got[i]
             lines.append(f"{name}: expected {_describe(expected)}: {format_value(expected)}")
-            lines.append(f"{name}: got      {_describe(value)}: {format_value(value)}")
+            # What the submission returned is described, never quoted (see the docstring).
+            lines.append(f"{name}: got      {_describe(value)}")
         return lines
 
     def text(self) -> str:
@@ -166,7 +182,37 @@ def output_names(function: Callable[..., Any]) -> tuple[str, ...]:
 
 
 def _type_name(value: Any) -> str:
-    return str(getattr(value, "type_name", None) or type(value).__name__)
+    """What was returned, by type only: ``list``, ``tuple of (ndarray, float)``."""
+    if isinstance(value, (tuple, list)) and value:
+        items = ", ".join(_label(v) for v in value[:4]) + (", ..." if len(value) > 4 else "")
+        return f"{type(value).__name__} of ({items})"
+    return _label(value)
+
+
+def _label(value: Any) -> str:
+    return type_label(str(getattr(value, "type_name", None) or type(value).__name__))
+
+
+def _change(before: Any, after: Any) -> str:
+    """How an argument changed, without quoting the values the submission wrote into it."""
+    if not isinstance(before, np.ndarray) or not isinstance(after, np.ndarray):
+        return f"is a {_type_name(after)}"
+    if before.shape != after.shape:
+        return f"has shape {after.shape} (it had shape {before.shape})"
+    with np.errstate(all="ignore"):
+        changed = np.argwhere(~_same_elements(before, after))
+    where = ", ".join(str(tuple(int(i) for i in index)) for index in changed[:3])
+    more = ", ..." if len(changed) > 3 else ""
+    return f"changed at {len(changed)} of {before.size} element(s): index {where}{more}"
+
+
+def _same_elements(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    same: np.ndarray = np.asarray(before == after)
+    try:
+        both_nan: np.ndarray = np.isnan(before) & np.isnan(after)
+    except TypeError:  # not numbers (np.isnan refuses them): equality alone
+        return same
+    return np.asarray(same | both_nan, dtype=bool)
 
 
 def _expected_type(value: Any) -> str:
@@ -447,6 +493,7 @@ def find_counterexamples(
             argument=m.argument,
             output=m.output,
             outputs=output_names(references[function]),
+            got_quotable=fully_explained(m, best),
         )
     return found
 

@@ -466,3 +466,26 @@ def diagnose(
                 found[records[e.record].test].add(winner)
                 remaining[i] &= ~claimed
     return {test: tuple(sorted(ids, key=order.__getitem__)) for test, ids in found.items()}
+
+
+def fully_explained(m: Misconception, record: CallRecord) -> bool:
+    """Whether ``m`` accounts for the whole answer of one call: every output is an array of
+    the correct shape, and each element is either correct or what ``m`` predicts there.
+
+    Such an answer says nothing that its inputs and the mistake do not, so feedback may quote
+    it; any other answer could carry what the submission saw earlier (a hidden test's inputs).
+    """
+    outcome = record.outcome
+    corrects = correct_outputs(record.correct)
+    if m.kind != "value" or corrects is None or not isinstance(outcome, Returned):
+        return False
+    raw = _got_outputs(outcome.value, record.correct)
+    if raw is None or any(
+        c is None or not isinstance(g, np.ndarray) or g.shape != c.shape
+        for g, c in zip(raw, corrects, strict=True)
+    ):
+        return False
+    evidence = _value_evidence(record, [m])
+    return bool(evidence) and all(
+        m.id in e.explains and not (e.wrong & ~e.explains[m.id]).any() for e in evidence
+    )

@@ -218,6 +218,8 @@ def _smallest_examples(
             got=outcome.value,
             args_after=outcome.args_after,
             argument=m.argument,
+            # The student's own function on the visible tests' inputs: nothing hidden to leak.
+            got_quotable=True,
         )
     return examples
 

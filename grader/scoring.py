@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import re
 from collections import Counter
@@ -11,7 +12,7 @@ from grader.counterexample import Counterexample
 from grader.diagnosis import Misconception
 from grader.results import TestResult
 from grader.sandbox.outcomes import CellError, CellRun, LoadReport
-from grader.suite import TestCase, TestOutcome
+from grader.suite import STUB_ADVICE, TestCase, TestOutcome
 
 INHERITED = (
     "This comes from your {helper}: fix that first. ({function} returned what a correct "
@@ -266,18 +267,59 @@ def wrong_notebook_message(title: str, functions: Sequence[str], report: LoadRep
     )
 
 
+SHARED_FAILURE = "Every test failed the same way: "
+#: the overall message is shown at once, whatever the tests' visibility: what a hidden test's
+#: call gave back (an exception message can carry its inputs) stays in that test's feedback
+SHARED_HIDDEN_FAILURE = (
+    "Every test failed the same way; each test's feedback says how (it is shown with the "
+    "tests' results). Run `grader check` to see the same failure on the visible tests."
+)
+
+
 def shared_failure(results: Sequence[TestResult]) -> str | None:
-    """When every test failed with the same message (a stub, a crash), say it once up top."""
+    """When every test failed with the same message (a stub, a crash), say it once up top.
+
+    The message is quoted whole only when every test is visible: otherwise it came from calls
+    with a hidden test's inputs, which the submission could have written into it, and only
+    its grader-written part is said (``public_failure``).
+    """
     if not results or any(r.status == "passed" for r in results):
         return None
     # Each output is "Checks: <what>" then the failure; compare the failures only.
     failures = {r.output.split("\n", 1)[-1] for r in results}
-    return f"Every test failed the same way: {failures.pop()}" if len(failures) == 1 else None
+    if len(failures) != 1:
+        return None
+    failure = failures.pop()
+    if all(r.visibility == "visible" for r in results):
+        return SHARED_FAILURE + failure
+    public = public_failure(failure.split("\n", 1)[0])
+    if public is None:
+        return SHARED_HIDDEN_FAILURE
+    return SHARED_FAILURE + public + (STUB_ADVICE if public.endswith(STUB_RAISE) else "")
 
 
 # "linear_backward raised ValueError: ... (cell 3, line 12: `...`)": the same raise on
 # different inputs has different messages but the same function, exception and line.
 RAISED = re.compile(r"^(\S+ raised \w+)\b(?:.*(\(cell \d+, line \d+))?")
+STUB_RAISE = " raised NotImplementedError"
+# "db is a float, expected a numpy.ndarray of shape (n, 1).": every word the grader's (a
+# built-in type, the shape as the assignment writes it).
+BUILTIN_KIND = re.compile(
+    r"\w+ is (?:None \(did you forget `return`\?\)|an? (?:bool|float|int|list|tuple|dict|str)),"
+    r" expected a numpy\.ndarray(?: of shape \([\w, ]*\))?\."
+)
+
+
+def public_failure(line: str) -> str | None:
+    """What of a failed test's first line may be said whatever the test's visibility: the
+    function and a built-in exception it raised (not the message, which the submission
+    writes, nor a class it named), or a type failure in the grader's own words; else None."""
+    match = RAISED.match(line)
+    if match:
+        exception = getattr(builtins, match.group(1).rsplit(" ", 1)[1], None)
+        builtin = isinstance(exception, type) and issubclass(exception, BaseException)
+        return match.group(1) if builtin else None
+    return line if BUILTIN_KIND.fullmatch(line) else None
 
 
 def main_failure(results: Sequence[TestResult]) -> str | None:
@@ -297,6 +339,9 @@ def main_failure(results: Sequence[TestResult]) -> str | None:
     if count < 2 or 2 * count <= len(failed) or not key:
         return None
     reason = firsts[keys.index(key)]
+    if any(r.visibility != "visible" for r in failed):  # see shared_failure
+        public = public_failure(reason)
+        reason = public if public is not None else "the same way (see those tests' feedback)"
     head = f"{len(failed)} of {len(results)} tests failed"
     if count == len(failed):
         return f"{head}: {reason}"
@@ -317,8 +362,9 @@ def overall_message(
 ) -> str:
     """The results document's top-level ``output``: the summary a student reads first.
 
-    Counterexamples are inputs the grader made up (never a hidden test's), so they are
-    shown here whatever the tests' visibility.
+    Gradescope shows it at once, whatever the tests' visibility, so nothing in it derives
+    from a hidden test's call: counterexamples quote only the grader's own probes (see
+    ``counterexample``), and a failure shared by hidden tests is named, not quoted.
     """
     score = sum(r.score for r in results)
     max_score = sum(r.max_score for r in results)

@@ -44,6 +44,7 @@ from grader.sandbox.outcomes import Frame
 
 SuiteName = Literal["visible", "hidden"]
 
+STUB_ADVICE = ". Replace the `raise NotImplementedError` stub with your implementation."
 # A function that hangs on this many calls in a row hangs on all of them: the remaining
 # calls fail at once, so one hanging submission costs seconds, not tests x timeout.
 MAX_CONSECUTIVE_TIMEOUTS = 3
@@ -108,7 +109,7 @@ def _call_failure(function: str, outcome: Raised | TimedOut | Crashed) -> Studen
     if isinstance(outcome, Raised):
         text = f"{function} raised {outcome.ename}: {outcome.evalue}{_where(outcome.frames)}"
         if outcome.ename == "NotImplementedError":
-            text += ". Replace the `raise NotImplementedError` stub with your implementation."
+            text += STUB_ADVICE
         return StudentCallError(function, text)
     if isinstance(outcome, TimedOut):
         return StudentCallError(

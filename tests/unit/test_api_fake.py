@@ -30,6 +30,7 @@ from grader.sandbox import (
     SandboxInfo,
     TimedOut,
 )
+from grader.scoring import SHARED_HIDDEN_FAILURE
 from grader.submission import Cell, Submission
 from grader.suite import MAX_CONSECUTIVE_TIMEOUTS, SKIPPED_AFTER_TIMEOUTS
 
@@ -271,13 +272,26 @@ def test_a_raise_names_the_cell_and_line(prepared: api.PreparedAssignment) -> No
 
 
 def test_stub_gets_the_replace_the_stub_advice(prepared: api.PreparedAssignment) -> None:
-    result = grade_with(prepared, FakeSandbox(Raised("NotImplementedError", "not yet")))
+    result = grade_with(
+        prepared, FakeSandbox(Raised("NotImplementedError", "not yet")), suite="visible"
+    )
     assert result.score == 0.0
     assert all("Replace the `raise NotImplementedError` stub" in t.output for t in result.tests)
-    # Said once in the overall message, since every test failed the same way.
+    # Said once in the overall message, since every (visible) test failed the same way.
     summary = result.output.splitlines()[1]
     assert summary.startswith("Every test failed the same way: leaky_relu_backward raised")
     assert "NotImplementedError: not yet" in summary
+
+
+def test_a_failure_shared_by_hidden_tests_is_named_not_quoted(
+    prepared: api.PreparedAssignment,
+) -> None:
+    """The overall message is shown at once: what hidden calls raised stays in their tests."""
+    result = grade_with(prepared, FakeSandbox(Raised("ValueError", "dA = [0.7, -2.9]")))
+    assert {t.visibility for t in result.tests} == {"after_published"}
+    assert all("ValueError: dA = [0.7, -2.9]" in t.output for t in result.tests)
+    assert result.output.splitlines()[1] == SHARED_HIDDEN_FAILURE
+    assert "dA = [" not in result.output
 
 
 def test_different_failures_are_not_summarised_as_one(prepared: api.PreparedAssignment) -> None:
