@@ -15,7 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.sandbox.outcomes import CallOutcome, Frame, LoadReport, Raised
+from grader.sandbox.outcomes import CallOutcome, Frame, LoadReport, Raised, Returned
+from grader.sandbox.protocol import Opaque
 
 if TYPE_CHECKING:
     from grader.sandbox import Sandbox
@@ -75,8 +76,9 @@ class RedactingSandbox:
 
     Exception messages, the code lines of tracebacks and cell errors are quoted in feedback;
     under the fallback a submission could fill them with the hidden tests it read (e.g.
-    ``raise ValueError(open(path).read())``). Values are untouched: they are compared, and
-    an object's repr is never quoted beyond its type name.
+    ``raise ValueError(open(path).read())``). Values are untouched (they are compared), but
+    for the type names of opaque ones: an object's repr is dropped as it arrives, and its
+    type name is redacted here and quoted only as a short label (``safetext.type_label``).
     """
 
     def __init__(self, inner: Sandbox, lines: Sequence[str]) -> None:
@@ -114,7 +116,21 @@ class RedactingSandbox:
             return replace(
                 outcome, evalue=self._clean(outcome.evalue), frames=self._frames(outcome.frames)
             )
+        if isinstance(outcome, Returned):
+            return replace(
+                outcome,
+                value=self._value(outcome.value),
+                args_after=tuple(self._value(a) for a in outcome.args_after),
+            )
         return outcome
+
+    def _value(self, value: Any) -> Any:
+        """``value`` with the type name of every opaque value in it redacted."""
+        if isinstance(value, Opaque):
+            return Opaque(self._clean(value.type_name))
+        if isinstance(value, (tuple, list)):
+            return type(value)(self._value(v) for v in value)
+        return value
 
     @property
     def captured_output(self) -> str:

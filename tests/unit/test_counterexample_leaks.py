@@ -18,6 +18,7 @@ from grader.counterexample import UNQUOTED, Prober, find_counterexamples
 from grader.diagnosis import CallRecord, diagnose, load_catalogue
 from grader.sandbox.outcomes import CallOutcome, Returned
 from grader.sandbox.protocol import Opaque
+from grader.sandbox.redact import REDACTED, RedactingSandbox
 
 # Values no probe uses (the probes draw from NONZERO_VALUES and 0), so any of them in the
 # text came from the hidden call.
@@ -120,3 +121,19 @@ def test_catalogue_is_the_assignments() -> None:
     kinds = {m.kind for m in CATALOGUE}
     assert kinds == {"value", "mutation", "shape", "type"}
     assert load_catalogue(None) == ()
+
+
+def test_the_redacting_sandbox_redacts_opaque_type_names() -> None:
+    """Under the fallback an opaque value's type name could repeat a protected line."""
+    protected = "assert_close(got, expected, name='dZ')"
+
+    class Inner:
+        def call(self, function: str, args: Sequence[Any]) -> CallOutcome:
+            leak = Opaque(f"x\n{protected}\ny")
+            return Returned(leak, (np.zeros(1), [leak]), 0.0)
+
+    sandbox = RedactingSandbox(Inner(), [protected])  # type: ignore[arg-type]
+    outcome = sandbox.call(NAME, [])
+    assert isinstance(outcome, Returned)
+    assert outcome.value == Opaque(f"x\n{REDACTED}\ny")
+    assert outcome.args_after[1] == [Opaque(f"x\n{REDACTED}\ny")]
