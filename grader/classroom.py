@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from grader.errors import OutputPathError
 from grader.results import GradingResult
+from grader.safetext import clean_tree
 
 OUTPUT_NAME = "result"  #: the step output the reporter's workflow passes on
 # A step's outputs share GitHub's 1 MB per job; a notebook printing in a loop must not eat it.
@@ -79,7 +80,8 @@ def classroom_document(result: GradingResult) -> dict[str, Any]:
 
 def render_classroom(result: GradingResult) -> str:
     """The base64 payload (one line, no newline), as the command grader's ``btoa``."""
-    text = json.dumps(classroom_document(result), ensure_ascii=False, separators=(",", ":"))
+    document = clean_tree(classroom_document(result))  # UTF-8 whatever the submission raised
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 

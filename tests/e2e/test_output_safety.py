@@ -7,6 +7,7 @@ csv module, an HTML parser). Both backends; hostile fixtures are safe without a 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -179,9 +180,11 @@ def test_grade_and_check_write_strict_documents_whatever_the_child_raised(
     assert graded.returncode == 0, graded.stderr.decode(errors="replace")[-2000:]
     document = strict_json(graded.stdout, "grade's document")
     assert 0 < document["score"] < 100
-    for output_format in ("text", "json", "junit"):
+    for output_format in ("text", "json", "junit", "classroom"):
         checked = grader(
             "check", str(path), "--format", output_format, "--sandbox", backend, cwd=tmp_path
         )
         assert checked.returncode == 1, checked.stderr.decode(errors="replace")[-2000:]
-        strict_text(checked.stdout, f"check --format {output_format}")
+        text = strict_text(checked.stdout, f"check --format {output_format}")
+        if output_format == "classroom":  # base64 of the reporter's JSON document
+            strict_json(base64.b64decode(text.strip()), "the classroom payload")
