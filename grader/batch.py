@@ -58,7 +58,7 @@ from grader.lms import MOODLE_NAME, Identity, gradescope_metadata, identity_of, 
 from grader.report import render_json
 from grader.results import GradingResult
 from grader.roster import Roster, match_roster, read_roster
-from grader.safetext import clean_tree, readable_name, render_csv, safe_stem
+from grader.safetext import clean_text, clean_tree, readable_name, render_csv, safe_stem
 from grader.sandbox import (
     BackendChoice,
     CallOutcome,
@@ -313,11 +313,15 @@ class _State:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    """Temp file + rename, like ``report.write_json_atomically``: never half a file."""
+    """Temp file + rename, like ``report.write_json_atomically``: never half a file.
+
+    Every writer hands clean text (``safetext``); should one miss a lone surrogate, it is
+    written as "?" rather than ending the batch before its class files.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="") as handle:
             handle.write(text)
         os.replace(temp, path)
     except BaseException:
@@ -933,7 +937,7 @@ def write_class_files(summary: BatchSummary) -> None:
     write_text_atomically(summary.out / CANVAS_FILE, render_csv(canvas_rows(summary)))
     write_text_atomically(summary.out / GRADESCOPE_FILE, render_csv(gradescope_rows(summary)))
     for relative, text in feedback_files(summary).items():
-        write_text_atomically(summary.out / relative, text)
+        write_text_atomically(summary.out / relative, clean_text(text))
 
 
 def summary_line(summary: BatchSummary) -> str:

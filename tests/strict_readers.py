@@ -109,15 +109,18 @@ def strict_xml(data: bytes, what: str = "XML") -> ET.Element:
 
 
 def check_output_folder(out: Path) -> dict[str, Any]:
-    """Every JSON, CSV and HTML file in a batch's OUTDIR, read strictly, by file name."""
+    """Every JSON, CSV, HTML and Markdown file under a batch's OUTDIR, read strictly, by
+    path relative to OUTDIR (``summary.csv``, ``feedback/alice.html``)."""
     parsed: dict[str, Any] = {}
-    for path in sorted(p for p in out.iterdir() if p.is_file()):
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
         data = path.read_bytes()
-        name = path.name
+        name = path.relative_to(out).as_posix()
         if name.endswith(".json"):
             parsed[name] = strict_json(data, name)
         elif name.endswith(".csv"):
             parsed[name] = strict_csv(data, name)
         elif name.endswith(".html"):
             parsed[name] = strict_html(data, name)
+        elif name.endswith(".md"):
+            parsed[name] = strict_text(data, name)
     return parsed

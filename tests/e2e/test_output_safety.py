@@ -110,8 +110,10 @@ def test_batch_with_hostile_names_and_text_writes_every_class_file(batch: Any) -
     assert run.returncode == 0, run.stderr.decode(errors="replace")[-3000:]
     stdout = strict_text(run.stdout, "stdout")
     assert stdout.startswith(f"{len(CLASS)} submissions: ")
-    parsed = check_output_folder(out)  # every JSON, CSV and HTML file, read strictly
+    parsed = check_output_folder(out)  # every JSON, CSV, HTML and Markdown file, read strictly
     assert {REPORT_FILE, SUMMARY_FILE, CANVAS_FILE, GRADESCOPE_FILE} <= set(parsed)
+    pages = [name for name in parsed if name.startswith("feedback/")]
+    assert len(pages) == 2 * len(CLASS)  # each submission's .html and .md feedback page
 
 
 def test_every_file_name_is_graded_under_a_safe_unique_name(batch: Any) -> None:
