@@ -107,7 +107,15 @@ class RedactingSandbox:
             for c in report.cells
         )
         failure = self._clean(report.failure) if report.failure else report.failure
-        return replace(report, cells=cells, failure=failure, output=self._clean(report.output))
+        # Names are quoted too ("Your notebook defines ..."), and a submission picks them.
+        defined = tuple(self._clean(name) for name in report.defined_callables)
+        return replace(
+            report,
+            cells=cells,
+            failure=failure,
+            output=self._clean(report.output),
+            defined_callables=defined,
+        )
 
     def call(self, function: str, args: Sequence[Any]) -> CallOutcome:
         """The inner outcome, with a raised exception's message and traceback redacted."""

@@ -125,7 +125,8 @@ def test_db_summed_over_everything_keeps_the_dimensions_that_tell_it_apart(
     assert dZ_rows.count("[") == 3  # two rows (n = 2) ...
     assert dZ_rows.split("]")[0].count(",") == 1  # ... of two examples (m = 2)
     assert lines[2].strip().startswith("db: expected an array of shape (2, 1): ")
-    assert lines[3].strip().startswith("db: got      an array of shape (1, 1): ")
+    # What the submission returned is described, not quoted (it could carry hidden inputs).
+    assert lines[3].strip() == "db: got      an array of shape (1, 1)"
 
 
 def test_db_as_a_float_names_db_not_the_tuple(tmp_path: Path) -> None:
@@ -134,7 +135,7 @@ def test_db_as_a_float_names_db_not_the_tuple(tmp_path: Path) -> None:
         result.output
     )
     assert "not-a-tuple-of-arrays" not in result.output
-    assert "      db: got      a single number (float64): " in result.output
+    assert "      db: got      a single number (float64)" in result.output.splitlines()
 
 
 def test_squeezed_db_is_one_mistake_not_two(tmp_path: Path) -> None:
@@ -143,15 +144,18 @@ def test_squeezed_db_is_one_mistake_not_two(tmp_path: Path) -> None:
     single_unit = next(t for t in result.tests if t.name == "test_single_unit")
     assert "db is a float, expected a numpy.ndarray of shape (n, 1)." in single_unit.output
     assert single_unit.misconceptions == ("db-squeezed",)
-    assert "db: got      a single number (float64): " in result.output
+    assert "      db: got      a single number (float64)" in result.output.splitlines()
 
 
 def test_the_main_reason_of_a_partial_failure_is_said_up_top(tmp_path: Path) -> None:
     result = grade_copy(tmp_path, "db_reshaped_to_test_case.py")
-    assert result.output.splitlines()[1] == (
-        "10 of 14 tests failed: linear_backward raised ValueError: cannot reshape array of "
-        "size 1 into shape (3,1) (cell 1, line 10: `db = np.sum(dZ, axis=1).reshape(3, 1) / m`)"
+    # The tests are hidden until published: up top, the built-in exception only, not its
+    # message (which a submission writes, and could fill with a hidden test's inputs).
+    assert (
+        result.output.splitlines()[1] == "10 of 14 tests failed: linear_backward raised ValueError"
     )
+    failed = [t.output for t in result.tests if t.status == "failed"]
+    assert sum("raised ValueError: cannot reshape array of size" in o for o in failed) == 10
 
 
 def test_wrong_axis_is_not_called_keepdims(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 readers, every file name a class can upload is graded, and no submission is lost.
 
 The readers are strict (``tests/strict_readers.py``: jq where installed, strict UTF-8, the
-csv module, an HTML parser). Both backends; hostile fixtures are safe without a sandbox.
+csv module, an HTML parser). Every backend; hostile fixtures are safe without a sandbox.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from strict_readers import check_output_folder, strict_json, strict_text
 
 from grader.batch import REPORT_FILE, SUMMARY_FILE
 from grader.gradebook import CANVAS_FILE, GRADESCOPE_FILE
-from grader.sandbox.parent import bwrap_problem
+from grader.sandbox.parent import bwrap_problem, landlock_problem
 
 pytestmark = [pytest.mark.sandbox]
 
@@ -63,7 +63,10 @@ CLASS = {
 
 def backends() -> list[Any]:
     bwrap = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bwrap: {bwrap_problem()}")
-    return ["none", pytest.param("bwrap", marks=bwrap)]
+    landlock = pytest.mark.skipif(
+        landlock_problem() is not None, reason=f"landlock: {landlock_problem()}"
+    )
+    return ["none", pytest.param("bwrap", marks=bwrap), pytest.param("landlock", marks=landlock)]
 
 
 def grader(*argv: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:

@@ -131,8 +131,8 @@ def test_a_returned_objects_repr_and_class_name_are_never_quoted(
     assert "cannot read" not in json.dumps(document)
     assert "Errno" not in json.dumps(document)
     typed = next(
-        t["output"] for t in document["tests"] if "should be a numpy.ndarray" in t["output"]
+        t["output"] for t in document["tests"] if "expected a numpy.ndarray" in t["output"]
     )
-    label = typed.split("the function returned ", 1)[1].split(".\n", 1)[0].rstrip(".")
+    label = typed.split("dZ is a", 1)[1].split(", expected", 1)[0].removeprefix("n").strip()
     assert len(label) <= 40
     assert " " not in label

@@ -30,7 +30,7 @@ from grader.sandbox import (
     SandboxInfo,
     TimedOut,
 )
-from grader.scoring import SHARED_HIDDEN_FAILURE
+from grader.scoring import SHARED_FAILURE, SHARED_HIDDEN_FAILURE
 from grader.submission import Cell, Submission
 from grader.suite import MAX_CONSECUTIVE_TIMEOUTS, SKIPPED_AFTER_TIMEOUTS
 
@@ -290,8 +290,12 @@ def test_a_failure_shared_by_hidden_tests_is_named_not_quoted(
     result = grade_with(prepared, FakeSandbox(Raised("ValueError", "dA = [0.7, -2.9]")))
     assert {t.visibility for t in result.tests} == {"after_published"}
     assert all("ValueError: dA = [0.7, -2.9]" in t.output for t in result.tests)
-    assert result.output.splitlines()[1] == SHARED_HIDDEN_FAILURE
+    assert result.output.splitlines()[1] == SHARED_FAILURE + f"{FUNCTION} raised ValueError"
     assert "dA = [" not in result.output
+    # A class the submission named can spell anything: not even its name goes up top.
+    named = grade_with(prepared, FakeSandbox(Raised("dA_0_7_m2_9", "")))
+    assert named.output.splitlines()[1] == SHARED_HIDDEN_FAILURE
+    assert "dA_0_7" not in named.output
 
 
 def test_different_failures_are_not_summarised_as_one(prepared: api.PreparedAssignment) -> None:

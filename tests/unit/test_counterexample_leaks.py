@@ -16,7 +16,7 @@ from test_diagnosis_counterexample import CATALOGUE, NAME, reference
 
 from grader.counterexample import UNQUOTED, Prober, find_counterexamples
 from grader.diagnosis import CallRecord, diagnose, load_catalogue
-from grader.sandbox.outcomes import CallOutcome, Returned
+from grader.sandbox.outcomes import CallOutcome, LoadReport, Returned
 from grader.sandbox.protocol import Opaque
 from grader.sandbox.redact import REDACTED, RedactingSandbox
 
@@ -137,3 +137,15 @@ def test_the_redacting_sandbox_redacts_opaque_type_names() -> None:
     assert isinstance(outcome, Returned)
     assert outcome.value == Opaque(f"x\n{REDACTED}\ny")
     assert outcome.args_after[1] == [Opaque(f"x\n{REDACTED}\ny")]
+
+
+def test_the_redacting_sandbox_redacts_the_names_a_notebook_defines() -> None:
+    """Names are quoted up top ("it defines ..."); under the fallback one could be a line."""
+    protected = "assert_close(got, expected, name='dZ')"
+
+    class Inner:
+        def load(self) -> LoadReport:
+            return LoadReport(cells=(), functions={}, defined_callables=("ok", protected))
+
+    report = RedactingSandbox(Inner(), [protected]).load()  # type: ignore[arg-type]
+    assert report.defined_callables == ("ok", REDACTED)
