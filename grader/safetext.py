@@ -49,6 +49,8 @@ _NOT_IN_FILE_NAMES = '<>:"/\\|?*'  # also unsafe on Windows, where results are o
 
 def clean_text(text: str) -> str:
     """``text`` as valid, printable Unicode: CRLF and CR become LF, unsafe code points U+FFFD."""
+    if text.isascii() and text.replace("\n", "").replace("\t", "").isprintable():
+        return text  # the common case, checked in C: ASCII without controls but LF and tab
     if "\r" in text:
         text = _NEWLINES.sub("\n", text)
     return _UNSAFE.sub(REPLACEMENT, text)
