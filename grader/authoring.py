@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.safetext import type_label
+from grader.safetext import value_type_label
 
 EXAMPLES_SHOWN = 3  # mismatching elements quoted in visible feedback
 INPUTS_SHOWN = 8  # elements of an input array quoted in full in visible feedback
@@ -110,7 +110,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, dict) and value:  # grads, parameters
         return "{" + ", ".join(f"{k!r}: {format_value(v)}" for k, v in value.items()) + "}"
     if hasattr(value, "type_name"):  # never a submission's repr: its short type label only
-        return f"<{type_label(str(value.type_name))} object>"
+        return f"<{value_type_label(value)}>"
     return repr(value)
 
 
@@ -157,7 +157,7 @@ def _kind(value: Any) -> str:
     if isinstance(value, (int, np.integer)):
         return "an int"
     # The submission names its classes (and an opaque value's type): a short label only.
-    name = type_label(str(getattr(value, "type_name", None) or type(value).__name__))
+    name = value_type_label(value)
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 

@@ -39,7 +39,7 @@ from grader.diagnosis import (
     shows,
     value_at,
 )
-from grader.safetext import type_label
+from grader.safetext import value_type_label
 from grader.sandbox.outcomes import CallOutcome, Raised, Returned
 
 MAX_PROBES = 40  #: calls of the student's function for all counterexamples of a submission
@@ -190,7 +190,9 @@ def _type_name(value: Any) -> str:
 
 
 def _label(value: Any) -> str:
-    return type_label(str(getattr(value, "type_name", None) or type(value).__name__))
+    if getattr(value, "described", False):  # shown at once: not even an oversized shape
+        return "array too large to check"
+    return value_type_label(value)
 
 
 def _change(before: Any, after: Any) -> str:

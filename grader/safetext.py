@@ -115,6 +115,15 @@ def _raw(name: str) -> bytes:
         return name.encode("utf-8", errors="surrogatepass")
 
 
+def value_type_label(value: Any) -> str:
+    """How feedback names the type of a value: ``type_label`` of its class, or of an opaque
+    value's type name, except a description the grader wrote itself (an oversized array)."""
+    name = getattr(value, "type_name", None)
+    if name is None:
+        return type_label(type(value).__name__)
+    return str(name) if getattr(value, "described", False) else type_label(str(name))
+
+
 def readable_name(name: str) -> str:
     """A file name as people read it: bytes that are not UTF-8 (which Python keeps as
     surrogate escapes) and unprintable characters shown as escapes (``caf\\xe9``, ``a\\nb``)."""

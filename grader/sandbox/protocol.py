@@ -72,6 +72,9 @@ class Opaque:
 
     type_name: str
     text: str = ""  #: always empty: a repr is never kept
+    #: ``type_name`` is the grader's description of the value (``oversized``), not a type
+    #: the child named; feedback may quote it in full
+    described: bool = False
 
     def __repr__(self) -> str:
         return f"<{self.type_name} object>"
@@ -80,9 +83,11 @@ class Opaque:
 def oversized(type_name: str, dtype: str, shape: tuple[int, ...], nbytes: int) -> Opaque:
     """An array kept as its shape and dtype only (too large to send back, or to keep)."""
     size = f"{nbytes / MIB:.0f} MiB" if nbytes >= MIB else f"{nbytes} bytes"
+    plain = dtype if re.fullmatch(r"[<>|=]?[biufc]\d{1,2}", dtype) else "?"  # the child's text
     return Opaque(
-        f"an array of shape {shape} and dtype {dtype[:16]} ({size}: too large to check)",
+        f"an array of shape {shape} and dtype {plain} ({size}: too large to check)",
         "",
+        described=True,
     )
 
 
@@ -550,7 +555,7 @@ def _blob_array(index: int, blobs: list[bytes], budget: DecodeBudget | None) -> 
 def _too_large(data: bytes) -> Opaque:
     header = _fast_array_header(data)
     if header is None:
-        return Opaque("an array too large to check", "")
+        return Opaque("an array too large to check", "", described=True)
     return oversized("ndarray", *header, len(data))
 
 

@@ -135,7 +135,7 @@ class RedactingSandbox:
     def _value(self, value: Any) -> Any:
         """``value`` with the type name of every opaque value in it redacted."""
         if isinstance(value, Opaque):
-            return Opaque(self._clean(value.type_name))
+            return replace(value, type_name=self._clean(value.type_name))
         if isinstance(value, (tuple, list)):
             return type(value)(self._value(v) for v in value)
         return value
