@@ -179,9 +179,10 @@ def test_grader_batch_bounds_every_hostile_submission_too(
 def test_the_disk_a_run_writes_in_its_folder_is_bounded(
     prepared: PreparedAssignment, backend: SandboxInfo, tmp_path: Path
 ) -> None:
-    """bwrap: its folder is the private /tmp; none: a tmpfs the supervisor mounts (as root)."""
-    if backend.backend == "none" and os.getuid() != 0:
-        pytest.skip("run by a normal user, the fallback cannot mount (SECURITY.md says so)")
+    """bwrap: its folder is the private /tmp; landlock, none: a tmpfs the supervisor mounts
+    (as root)."""
+    if backend.backend != "bwrap" and os.getuid() != 0:
+        pytest.skip("run by a normal user, the supervisor cannot mount (SECURITY.md says so)")
     small = with_limits(prepared, tmp_bytes=16 * 1024 * 1024)
     result = grade_fixture(small, backend, "fills_its_folder.py", tmp_path)
     output = str(result.extra.get("student_output", ""))
