@@ -599,12 +599,16 @@ class Child:
                 raise NameError(f"name {request['function']!r} is not defined")
             value = self.run_with_alarm(timeout, function, *args)
             out_blobs: list[bytes] = []
+            room = [REPLY_ROOM]
             # Encoding runs student code too (a subclass's __array__, a __repr__), so it is timed.
             encoded = self.run_with_alarm(
                 timeout,
                 lambda: (
-                    protocol.encode_value(value, out_blobs, room=[REPLY_ROOM]),
-                    [protocol.argument_state(a, s) for a, s in zip(args, snapshots, strict=True)],
+                    protocol.encode_value(value, out_blobs, room=room),
+                    [
+                        protocol.argument_state(a, s, out_blobs, room)
+                        for a, s in zip(args, snapshots, strict=True)
+                    ],
                 ),
             )
         except BaseException as exc:

@@ -1142,16 +1142,25 @@ class StudentProcess:
             for i, (tree, state) in enumerate(zip(encoded, states, strict=True))
             for change in protocol.argument_changes(tree, state, (i,))
         )
+        # Lists and dicts whose items the call replaced: the caller would see the new items.
+        replaced = [
+            (path, protocol.decode_value(now, blobs, budget=self.decode_budget))
+            for i, (tree, state) in enumerate(zip(encoded, states, strict=True))
+            for path, now in protocol.replaced_items(tree, state, (i,))
+        ]
         if self.portable:
             index = response.get("shared_after")
             if type(index) is not int or not 0 <= index < len(blobs):
                 raise protocol.ProtocolError("the reply does not send the arguments back")
             arrays = layout.arrays_in(blobs[index])
-        elif memfd < 0:
-            return tuple(args), changes
+        elif memfd < 0:  # no array, or only empty ones
+            arrays = layout.arrays_in(b"")
         else:
             arrays = layout.read_back(memfd)
-        values = protocol.with_leaves(list(args), layout.paths, arrays)
+        # A replaced container wins over the arrays it held (``with_leaves`` stops there).
+        paths = [*layout.paths, *(path for path, _ in replaced)]
+        leaves = [*arrays, *(value for _, value in replaced)]
+        values = protocol.with_leaves(list(args), paths, leaves)
         return tuple(values), changes
 
     def _call_outcome(

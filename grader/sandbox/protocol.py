@@ -600,8 +600,14 @@ def argument_snapshot(value: Any) -> Any:
     return None
 
 
-def argument_state(value: Any, snapshot: Any) -> dict[str, Any]:
-    """The child's report of one argument after the call (see ``argument_changes``)."""
+def argument_state(
+    value: Any, snapshot: Any, blobs: list[bytes] | None = None, room: list[int] | None = None
+) -> dict[str, Any]:
+    """The child's report of one argument after the call (see ``argument_changes``).
+
+    A list or dict whose items were replaced also carries its items now (``"now"``, encoded
+    into ``blobs``): the caller holds the same container and would see them.
+    """
     if type(value) is np.ndarray:
         data, shape, strides = snapshot
         return {
@@ -618,7 +624,10 @@ def argument_state(value: Any, snapshot: Any) -> dict[str, Any]:
         return {
             "kind": "list" if type(value) is list else "tuple",
             "same": same,
-            "items": [argument_state(v, s) for v, s in zip(items, snapshots, strict=True)],
+            "items": [
+                argument_state(v, s, blobs, room) for v, s in zip(items, snapshots, strict=True)
+            ],
+            **_now(value, same, blobs, room),
         }
     if type(value) is dict:
         pairs, snapshots = snapshot
@@ -626,9 +635,38 @@ def argument_state(value: Any, snapshot: Any) -> dict[str, Any]:
         return {
             "kind": "dict",
             "same": same,
-            "items": [argument_state(v, snapshots[k]) for k, v in pairs.items()],
+            "items": [argument_state(v, snapshots[k], blobs, room) for k, v in pairs.items()],
+            **_now(value, same, blobs, room),
         }
     return {"kind": "fixed"}
+
+
+def _now(
+    value: Any, same: bool, blobs: list[bytes] | None, room: list[int] | None
+) -> dict[str, Any]:
+    if same or blobs is None or type(value) is tuple:
+        return {}
+    return {"now": encode_value(value, blobs, room=room)}
+
+
+def replaced_items(
+    tree: dict[str, Any], state: Any, path: ArgumentPath = ()
+) -> list[tuple[ArgumentPath, Any]]:
+    """(path, value tree) of each list or dict the child says now holds other items.
+
+    ``state`` was checked by ``argument_changes``; the trees are the child's report.
+    """
+    if not isinstance(state, dict) or tree.get("kind") not in ("list", "dict", "tuple"):
+        return []
+    if "now" in state and state.get("same") is not True:
+        return [(path, state["now"])]
+    places: list[int | str] = (
+        list(tree["keys"]) if tree["kind"] == "dict" else list(range(len(tree["items"])))
+    )
+    found: list[tuple[ArgumentPath, Any]] = []
+    for place, item, item_state in zip(places, tree["items"], state["items"], strict=True):
+        found += replaced_items(item, item_state, (*path, place))
+    return found
 
 
 def argument_changes(
