@@ -968,8 +968,14 @@ def roster_lines(summary: BatchSummary) -> str:
         f"{len(report.roster.students)} students matched, {len(match.absent)} absent ({absent}), "
         f"{len(match.unmatched)} unmatched and {len(match.ambiguous)} ambiguous submissions"
     ]
-    lines += [f"\n  unmatched: {name} (matches no roster row)" for name in match.unmatched]
-    lines += [f"\n  ambiguous: {name}: {why}" for name, why in match.ambiguous]
+    # Names are the students' (file names): shown escaped, never as terminal control codes.
+    lines += [
+        f"\n  unmatched: {readable_name(name)} (matches no roster row)" for name in match.unmatched
+    ]
+    lines += [
+        f"\n  ambiguous: {readable_name(name)}: {readable_name(why)}"
+        for name, why in match.ambiguous
+    ]
     return "".join(lines)
 
 

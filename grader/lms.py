@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from grader.errors import UsageError
+from grader.safetext import readable_name
 
 MAX_MEMBERS = 20_000  #: a class of 2000 with ten files each
 MAX_MEMBER_BYTES = 256 * 1024**2  #: one notebook with large outputs
@@ -112,13 +113,13 @@ def unpack(archive: Path, dest: Path) -> Unpacked:
             relative = _member_path(info.filename)
             mode = info.external_attr >> 16
             if relative is None:
-                skipped.append(f"{info.filename} (a path outside the folder)")
+                skipped.append(f"{readable_name(info.filename)} (a path outside the folder)")
                 continue
             if relative.parts[0] in JUNK or relative.name in JUNK:
                 continue
             kind = stat.S_IFMT(mode)  # 0 when the zip was made without Unix modes
             if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
-                skipped.append(f"{info.filename} (a link or special file)")
+                skipped.append(f"{readable_name(info.filename)} (a link or special file)")
                 continue
             target = dest.joinpath(*relative.parts)
             if info.is_dir():
@@ -135,7 +136,7 @@ def unpack(archive: Path, dest: Path) -> Unpacked:
                         limit = MAX_MEMBER_BYTES if written > MAX_MEMBER_BYTES else MAX_TOTAL_BYTES
                         raise UnsafeArchiveError(
                             f"{archive}: {what} unpacks to more than {limit // 1024**2} MiB "
-                            f"(at {info.filename})",
+                            f"(at {readable_name(info.filename)})",
                             "a submissions download is never that large: check the zip",
                         )
                     sink.write(chunk)

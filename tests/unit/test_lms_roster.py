@@ -286,3 +286,33 @@ def test_gradebooks_use_the_name_as_downloaded_not_the_output_name() -> None:
         identities={"lovelaceada_1f3e": identity_of("lovelaceada_101_9001_" + "x" * 300)},
     )
     assert canvas_rows(summary)[2] == ["lovelaceada", "101", "", "", "", "3"]
+
+
+def test_names_shown_to_the_instructor_carry_no_terminal_control_codes(tmp_path: Path) -> None:
+    from grader.batch import roster_lines
+    from grader.batch_data import BatchSummary, RosterReport
+
+    archive = make_zip(tmp_path / "c.zip", {"../\x1b[2Jevil.ipynb": b"x"})
+    (tmp_path / "d").mkdir()
+    (skipped,) = unpack(archive, tmp_path / "d").skipped
+    assert "\x1b" not in skipped
+    assert "\\x1b[2Jevil.ipynb" in skipped
+    roster_file = tmp_path / "roster.csv"
+    roster_file.write_text("name,id\nAda Lovelace,1\n")
+    roster = read_roster(roster_file)
+    name = "\x1b]0;owned\x07stranger"
+    summary = BatchSummary(
+        assignment="A",
+        entries=(),
+        test_names=(),
+        test_points=(),
+        misconceptions=(),
+        seconds=1.0,
+        jobs=1,
+        out=tmp_path,
+        roster=RosterReport(roster, match_roster([(name, identity_of(name))], roster)),
+    )
+    text = roster_lines(summary)
+    assert "unmatched: \\x1b]0;owned\\x07stranger" in text
+    assert "\x1b" not in text
+    assert "\x07" not in text
