@@ -123,11 +123,11 @@ def _folder_item(folder: Path) -> BatchItem:
         p
         for p in sorted(folder.rglob("*"))
         if p.is_file()
-        and p.suffix in SUFFIXES
+        and p.suffix.lower() in SUFFIXES
         and all(_visible(part) for part in (p.relative_to(folder).parents[0], p))
         and ".ipynb_checkpoints" not in p.parts
     ]
-    notebooks = [p for p in files if p.suffix == ".ipynb"]
+    notebooks = [p for p in files if p.suffix.lower() == ".ipynb"]
     chosen = notebooks or files
     if len(chosen) == 1:
         return BatchItem(folder.name, chosen[0])
@@ -207,7 +207,8 @@ def find_submissions(folder: Path, *, exclude: Path | None = None) -> list[Batch
             continue  # Moodle's online-text (HTML) folder beside the files: never gradable
         if path.is_dir():
             items.append(_folder_item(path))
-        elif path.is_file() and path.suffix in SUFFIXES:
+        # HW3.IPYNB from a case-insensitive file system is a notebook too.
+        elif path.is_file() and path.suffix.lower() in SUFFIXES:
             items.append(BatchItem(path.stem, path))
     items = unique_names(items, folder)
     if not items:

@@ -322,6 +322,8 @@ def test_find_submissions_names_and_layout(tmp_path: Path) -> None:
             "same.py": "",
             ".hidden.py": "",
             "notes.txt": "",
+            "SHOUTY.IPYNB": "{}",
+            "upper_dir/HW3.PY": "",
             "student_dir/sub/.ipynb_checkpoints/x-checkpoint.ipynb": "{}",
             "student_dir/sub/x.ipynb": "{}",
             "student_dir/helper.py": "",
@@ -331,10 +333,12 @@ def test_find_submissions_names_and_layout(tmp_path: Path) -> None:
     )
     items = find_submissions(folder, exclude=folder / "out")
     assert [(i.name, i.path.relative_to(folder).as_posix(), i.problem is None) for i in items] == [
+        ("SHOUTY", "SHOUTY.IPYNB", True),
         ("empty_dir", "empty_dir", False),
         ("same.ipynb", "same.ipynb", True),
         ("same.py", "same.py", True),
         ("student_dir", "student_dir/sub/x.ipynb", True),
+        ("upper_dir", "upper_dir/HW3.PY", True),
     ]
     with pytest.raises(UsageError, match="no submissions found"):
         find_submissions(folder / "empty_dir")
