@@ -92,9 +92,21 @@ def test_make_grade_says_which_backend_graded_and_how_to_get_bwrap(tmp_path: Pat
     examples.mkdir()
     shutil.copy(REPO / "examples" / "chain_rule_missing.ipynb", examples)
     env = {**os.environ, "PATH": path_without_bwrap(tmp_path / "bin")}
-    env.pop("GRADER_PORTABLE", None)
+    # Run from `make -C DIR test` (as .ci/run does for its normal user), the outer make's
+    # flags would make this one print "Entering directory" before the line checked below.
+    for name in ("GRADER_PORTABLE", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+        env.pop(name, None)
     done = subprocess.run(
-        ["make", "-s", "-C", str(REPO), "grade", f"EXAMPLES={examples}", f"OUT={tmp_path / 'out'}"],
+        [
+            "make",
+            "-s",
+            "--no-print-directory",
+            "-C",
+            str(REPO),
+            "grade",
+            f"EXAMPLES={examples}",
+            f"OUT={tmp_path / 'out'}",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
