@@ -219,25 +219,34 @@ def array_to_bytes(array: np.ndarray) -> bytes:
     return _NPY_PREFIX + struct.pack("<H", len(text)) + text + plain.tobytes()
 
 
-def _fast_array(data: bytes) -> np.ndarray | None:
-    """A plain numeric .npy array parsed by a strict pattern, or None to use np.load."""
+def _npy_header(data: bytes) -> tuple[str, bool, tuple[int, ...], int] | None:
+    """(dtype, Fortran order, shape, data offset) of a plain .npy header, else None."""
     if not data.startswith(_NPY_PREFIX) or len(data) < 10:
         return None
     (length,) = struct.unpack("<H", data[8:10])
     match = _NPY_HEADER.fullmatch(data[10 : 10 + length])
     if match is None:
         return None
-    dtype = np.dtype(match.group(1).decode())
+    shape = tuple(int(n) for n in match.group(3).split(b",") if n.strip())
+    return match.group(1).decode(), match.group(2) == b"True", shape, 10 + length
+
+
+def _fast_array(data: bytes) -> np.ndarray | None:
+    """A plain numeric .npy array parsed by a strict pattern, or None to use np.load."""
+    header = _npy_header(data)
+    if header is None:
+        return None
+    descr, fortran, shape, offset = header
+    dtype = np.dtype(descr)
     if dtype.kind not in _NPY_KINDS or dtype.hasobject:
         return None
-    shape = tuple(int(n) for n in match.group(3).split(b",") if n.strip())
     count = 1
     for n in shape:
         count *= n
-    if len(data) != 10 + length + count * dtype.itemsize:
+    if len(data) != offset + count * dtype.itemsize:
         return None
-    flat = np.frombuffer(data, dtype=dtype, count=count, offset=10 + length)
-    if match.group(2) == b"True":
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    if fortran:
         return flat.reshape(shape, order="F").copy(order="K")
     return flat.reshape(shape).copy()
 
@@ -561,14 +570,8 @@ def _too_large(data: bytes) -> Opaque:
 
 def _fast_array_header(data: bytes) -> tuple[str, tuple[int, ...]] | None:
     """(dtype, shape) from a plain .npy header, without reading the array."""
-    if not data.startswith(_NPY_PREFIX) or len(data) < 10:
-        return None
-    (length,) = struct.unpack("<H", data[8:10])
-    match = _NPY_HEADER.fullmatch(data[10 : 10 + length])
-    if match is None:
-        return None
-    shape = tuple(int(n) for n in match.group(3).split(b",") if n.strip())
-    return match.group(1).decode(), shape
+    header = _npy_header(data)
+    return None if header is None else (header[0], header[2])
 
 
 def _shared_array(location: Any, shared: Any) -> np.ndarray:
