@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, MutableSequence, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
@@ -728,11 +728,20 @@ def _grade_all(
 # One worker process per job: the trusted side of grading (the tests, the reference, the
 # diagnosis, the JSON) is CPU work under the GIL, so threads of one process share one core.
 _worker: tuple[api.PreparedAssignment, SandboxInfo, _Children] | None = None
+# Shared with the batch process: when this worker began grading the submission in each slot
+# (0.0: not begun). A worker's own start (imports, its worker sandbox: ~1 s) is not the
+# submission's time, so only grading counts towards ``LONG_RUNNING_SECONDS``.
+_begun: MutableSequence[float] | None = None
 
 
-def _start_worker(assignment: str, course_dir: Path | None, sandbox: BackendChoice) -> None:
+def _start_worker(
+    assignment: str,
+    course_dir: Path | None,
+    sandbox: BackendChoice,
+    begun: MutableSequence[float] | None = None,
+) -> None:
     """Initialise a worker process: the assignment, the backend, and one worker sandbox."""
-    global _worker
+    global _worker, _begun
     # Ctrl-C reaches the whole foreground group: the parent alone handles it (kills workers).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     prepared = api.prepare_assignment(assignment, course_dir)
@@ -741,12 +750,15 @@ def _start_worker(assignment: str, course_dir: Path | None, sandbox: BackendChoi
     if pool is not None:
         atexit.register(pool.close)
     _worker = (prepared, info, _Children(pool))
+    _begun = begun
 
 
-def _grade_in_worker(item: BatchItem) -> tuple[str, Status, str, bool]:
+def _grade_in_worker(item: BatchItem, slot: int | None = None) -> tuple[str, Status, str, bool]:
     """(document, status, reason, internal error) of one submission, in a worker process."""
     if _worker is None:
         raise RuntimeError("worker process not initialised")
+    if _begun is not None and slot is not None:
+        _begun[slot] = time.monotonic()
     entry = _grade_one(item, *_worker)
     return render_json(entry.result), entry.status, entry.reason, entry.internal_error
 
@@ -802,13 +814,16 @@ def _grade_on_one_pool(
     Submissions a broken pool lost are appended to ``lost`` (with why it broke); its workers
     are joined before this returns or raises.
     """
-    pending: dict[Future[tuple[str, Status, str, bool]], tuple[BatchItem, str, float]] = {}
+    pending: dict[Future[tuple[str, Status, str, bool]], tuple[BatchItem, str, int]] = {}
     capacity = min(LONG_RUNNING_CAPACITY * workers, len(queue))
+    context = multiprocessing.get_context("spawn")  # never fork a threaded process
+    begun = context.Array("d", capacity, lock=False)  # per slot, see ``_begun``
+    free = list(range(capacity))
     pool = ProcessPoolExecutor(
         max_workers=capacity,
-        mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded process
+        mp_context=context,
         initializer=_start_worker,
-        initargs=(assignment, course_dir, sandbox),
+        initargs=(assignment, course_dir, sandbox, begun),
     )
     # multiprocessing's resource tracker, started with the pool: a child, not an orphan.
     own_children.update(child_pids())
@@ -816,18 +831,28 @@ def _grade_on_one_pool(
     try:
         while (queue and not broken) or pending:
             now = time.monotonic()
-            running = sum(1 for *_, t in pending.values() if now - t < LONG_RUNNING_SECONDS)
+            # A submission holds a job until it has been graded for LONG_RUNNING_SECONDS;
+            # one still waiting for a worker (starting, or busy) holds it too.
+            running = sum(
+                1
+                for *_, slot in pending.values()
+                if not begun[slot] or now - begun[slot] < LONG_RUNNING_SECONDS
+            )
             while queue and not broken and running < workers and len(pending) < capacity:
                 item, digest = queue.pop()
+                slot = free.pop()
+                begun[slot] = 0.0
                 try:
-                    pending[pool.submit(_grade_in_worker, item)] = (item, digest, now)
+                    pending[pool.submit(_grade_in_worker, item, slot)] = (item, digest, slot)
                 except BrokenProcessPool:
                     queue.append((item, digest))
+                    free.append(slot)
                     broken = True
                 running += 1
             done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: pending[f][0].name):
-                item, digest, _ = pending.pop(future)
+                item, digest, slot = pending.pop(future)
+                free.append(slot)
                 try:
                     document, status, reason, internal = future.result()
                 except BrokenProcessPool as exc:
