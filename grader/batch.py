@@ -35,11 +35,8 @@ from concurrent.futures import (
 )
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, TextIO
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any, TextIO
 
 from grader import api
 from grader.batch_data import (
@@ -51,9 +48,7 @@ from grader.batch_data import (
     Status,
 )
 from grader.errors import SubmissionNotFoundError, UsageError
-from grader.feedback import feedback_files
 from grader.gradebook import CANVAS_FILE, GRADESCOPE_FILE, canvas_rows, gradescope_rows
-from grader.html_report import render_report
 from grader.lms import MOODLE_NAME, Identity, gradescope_metadata, identity_of, unpack
 from grader.report import render_json
 from grader.results import GradingResult
@@ -80,6 +75,12 @@ from grader.sandbox.workers import (
 )
 from grader.scoring import missing_function_message
 from grader.submission import Submission, read_submission
+
+# Worker processes import this module too, but grade only: what only the batch process needs
+# (the class files, the progress bar, the version) is imported where it is used (~60 ms less
+# of every worker's start).
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 SUFFIXES = (".ipynb", ".py")
 STATE_FILE = ".grader-batch.json"  # a dot-file: never mistaken for a submission's <name>.json
@@ -238,6 +239,8 @@ def assignment_key(prepared: api.PreparedAssignment, backend: str) -> str:
         for p in assignment.folder.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and _visible(p)
     )
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         grader_version = version("dl-grader")
     except PackageNotFoundError:
@@ -958,6 +961,9 @@ def _add_roster_columns(summary: BatchSummary, rows: list[list[str]]) -> None:
 
 def write_class_files(summary: BatchSummary) -> None:
     """summary.csv, report.html and the gradebook exports, each written atomically."""
+    from grader.feedback import feedback_files
+    from grader.html_report import render_report
+
     write_text_atomically(summary.out / SUMMARY_FILE, render_csv(summary_rows(summary)))
     write_text_atomically(summary.out / REPORT_FILE, render_report(summary))
     write_text_atomically(summary.out / CANVAS_FILE, render_csv(canvas_rows(summary)))
@@ -1010,6 +1016,8 @@ def batch_progress(
     stream: TextIO,
 ) -> Iterator[tuple[Callable[[int, int], None], Callable[[BatchEntry], None]]]:
     """``run_batch`` callbacks that draw a progress bar (rate, ETA) on a terminal only."""
+    from tqdm import tqdm
+
     bars: list[tqdm[Any]] = []
 
     def on_start(to_grade: int, skipped: int) -> None:

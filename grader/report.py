@@ -7,7 +7,6 @@ once, with its explanation and smallest counterexample, then the score.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import textwrap
@@ -16,7 +15,7 @@ from typing import Any, TextIO
 
 from grader.errors import OutputPathError
 from grader.results import GradingResult
-from grader.safetext import clean_tree
+from grader.safetext import clean_tree, dumps_clean
 
 GREEN, RED, YELLOW, BOLD, DIM, RESET = (
     "\033[32m",
@@ -31,7 +30,7 @@ GREEN, RED, YELLOW, BOLD, DIM, RESET = (
 def render_json(result: GradingResult) -> str:
     """The results document as pretty JSON text, valid for strict UTF-8 readers (e.g. jq)
     whatever text the submission raised or printed (``safetext.clean_text``)."""
-    return json.dumps(clean_tree(result.to_gradescope()), indent=2, allow_nan=False) + "\n"
+    return dumps_clean(result.to_gradescope(), indent=2, allow_nan=False) + "\n"
 
 
 def clean_result(result: GradingResult) -> GradingResult:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from grader.safetext import (
     HASH_CHARS,
@@ -15,6 +18,7 @@ from grader.safetext import (
     clean_text,
     clean_tree,
     csv_cell,
+    dumps_clean,
     escape_html,
     readable_name,
     render_csv,
@@ -51,6 +55,58 @@ def test_clean_tree_cleans_keys_and_nested_values() -> None:
         "k\ufffd": ["v\ufffd", {"n": 1.5, "s": "\ufffd"}],
         "t": [True, None],
     }
+
+
+# Every code point class clean_text treats differently, and text that looks like an escape.
+_TRICKY = st.lists(
+    st.one_of(
+        st.characters(codec=None),
+        st.sampled_from(["\ud800", "\udfff", "\x7f", "\x85", "\r\n", "\\u0000", "\\r", "\ufffe"]),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@given(
+    st.recursive(
+        _TRICKY | st.integers() | st.floats(allow_nan=False),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY, inner, max_size=3),
+        max_leaves=8,
+    )
+)
+def test_dumps_clean_is_json_dumps_of_the_clean_tree(tree: object) -> None:
+    expected = json.dumps(clean_tree(tree), indent=2)
+    assert dumps_clean(tree, indent=2) == expected
+    json.loads(expected.encode("utf-8").decode("utf-8", errors="strict"))
+
+
+@pytest.mark.parametrize(
+    "char",
+    # chr(): ruff reads two lone surrogates in literals as one value
+    [
+        "\x00",
+        "\x08",
+        "\x0c",
+        "\r",
+        "\x1b",
+        "\x7f",
+        "\x85",
+        "\x9f",
+        chr(0xD800),
+        chr(0xDFFF),
+        "\ufffe",
+    ],
+)
+@pytest.mark.parametrize("where", ["key", "value"])
+def test_dumps_clean_cleans_each_kind_of_unsafe_character(char: str, where: str) -> None:
+    text = f"a{char}b"
+    tree = {text: "v"} if where == "key" else {"k": [text]}
+    assert dumps_clean(tree) == json.dumps(clean_tree(tree)) != json.dumps(tree)
+
+
+def test_dumps_clean_cleans_what_a_submission_raised() -> None:
+    text = dumps_clean({"output": "bad \ud800 \x1b[2J\r\n", "ok": "caf\u00e9"})
+    assert json.loads(text) == {"output": "bad \ufffd \ufffd[2J\n", "ok": "caf\u00e9"}
 
 
 @pytest.mark.parametrize(
