@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -447,3 +448,24 @@ def test_progress_callbacks_see_every_graded_entry(tmp_path: Path) -> None:
     assert sorted(seen) == ["x", "y"]
     assert by_name(summary)["y"].status == "error"
     assert by_name(summary)["y"].reason.startswith("leaky_relu_backward is not defined")
+
+
+def test_a_slow_worker_start_does_not_make_submissions_long_running(tmp_path: Path) -> None:
+    """Only grading time makes a submission long-running (and lets more than --jobs run):
+    a worker's own start (imports, its worker sandbox) took over LONG_RUNNING_SECONDS, and
+    each batch started up to 3x --jobs worker processes, each paying that start again."""
+    course = make_course(tmp_path)
+    hidden = course / "assignments" / ASSIGNMENT / "test_hidden.py"
+    # Every process that prepares the course pays this: a worker starts in over a second.
+    hidden.write_text(hidden.read_text() + "\nimport time\n\ntime.sleep(1.0)\n")
+    folder = write_class(tmp_path / "class", {f"s{i}.py": PY_HEADER + CORRECT for i in range(6)})
+    workers: list[int] = []
+    count: Callable[[BatchEntry], None] = lambda _: workers.append(  # noqa: E731
+        len(multiprocessing.active_children())
+    )
+    summary = run_batch(
+        folder, tmp_path / "o", assignment=ASSIGNMENT, jobs=2, course_dir=course, on_done=count
+    )
+    assert [e.result.score for e in summary.entries] == [100.0] * 6
+    assert len(workers) == 6
+    assert max(workers) <= 2, f"worker processes alive as results came: {workers}"
