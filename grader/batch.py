@@ -565,12 +565,14 @@ def run_batch(
             on_done,
             pool,
             started,
+            (class_roster, absent, _notes),
         )
     finally:
         if pool is not None:
             pool.close()
-    summary = with_identities(summary, folder, class_roster, absent, _notes)
-    write_class_files(summary)
+    # Graded submissions got their feedback pages as their results came in; unchanged ones
+    # get theirs again (the roster, and so the names shown, may have changed since).
+    write_class_files(summary, feedback_for=[e for e in summary.entries if e.skipped])
     return summary
 
 
@@ -580,36 +582,22 @@ def _downloaded_name(item: BatchItem, folder: Path) -> str:
     return Path(top).stem if (folder / top).is_file() else top
 
 
-def with_identities(
-    summary: BatchSummary,
-    folder: Path,
-    roster: Roster | None,
-    absent: Absent,
-    notes: Sequence[str] = (),
-) -> BatchSummary:
-    """The summary with who submitted what: LMS names and metadata, and the roster's match.
+def class_identities(
+    items: Sequence[BatchItem], folder: Path, roster: Roster | None, absent: Absent
+) -> tuple[dict[str, Identity], RosterReport | None]:
+    """Who submitted what: LMS names and metadata, and the roster's match.
 
     Identities are read from the names as downloaded (the file stem or the top folder's
     name), not from the output names, which may have been shortened or made unique.
     """
     metadata = gradescope_metadata(folder)
-    downloaded = {
-        item.name: _downloaded_name(item, folder)
-        for item in find_submissions(folder, exclude=summary.out)
-    }
-    identities: dict[str, Identity] = {
-        e.name: identity_of(downloaded.get(e.name, e.name), metadata) for e in summary.entries
+    identities = {
+        item.name: identity_of(_downloaded_name(item, folder), metadata) for item in items
     }
     report = None
     if roster is not None:
-        match = match_roster(identities.items(), roster)
-        report = RosterReport(roster, match, absent)
-    return dataclasses.replace(
-        summary,
-        identities=identities,
-        roster=report,
-        warnings=(*summary.warnings, *notes),
-    )
+        report = RosterReport(roster, match_roster(identities.items(), roster), absent)
+    return identities, report
 
 
 def _run_batch(
@@ -624,10 +612,31 @@ def _run_batch(
     on_done: Callable[[BatchEntry], None] | None,
     pool: ZygotePool | None,
     started: float,
+    who: tuple[Roster | None, Absent, Sequence[str]],
 ) -> BatchSummary:
     items = find_submissions(folder, exclude=out)
     prepared = api.prepare_assignment(assignment, course_dir)
     info = api.resolve_sandbox(sandbox)
+    roster, absent, notes = who
+    identities, roster_report = class_identities(items, folder, roster, absent)
+    # The class-level facts a feedback page shows, known before any result: each
+    # submission's pages are written as its result comes in, while the rest are graded.
+    view = BatchSummary(
+        assignment=prepared.assignment.title,
+        entries=(),
+        test_names=tuple(case.name for case in prepared.hidden),
+        test_points=tuple(case.points for case in prepared.hidden),
+        misconceptions=tuple((m.id, m.title) for m in prepared.catalogue),
+        functions=tuple(
+            (p.function, round(sum(c.points for c in p.hidden), 6)) for p in prepared.parts
+        ),
+        seconds=0.0,
+        jobs=workers,
+        out=out,
+        warnings=(*info.warnings, *notes),
+        identities=identities,
+        roster=roster_report,
+    )
     out.mkdir(parents=True, exist_ok=True)
     state = _State(out, assignment_key(prepared, info.backend))
     entries: dict[str, BatchEntry] = {}
@@ -651,7 +660,7 @@ def _run_batch(
         # closing(): an interrupt in this loop reaches the generator now, which kills children.
         with contextlib.closing(graded):
             for graded_entry, digest, document in graded:
-                entry = _write_result(out, graded_entry, document)
+                entry = _write_result(view, graded_entry, document)
                 if entry is graded_entry:  # a result that is not on disk is regraded next time
                     state.record(entry, digest)
                 state.flush()
@@ -660,39 +669,42 @@ def _run_batch(
                     on_done(entry)
     finally:
         state.flush(force=True)
-    summary = BatchSummary(
-        assignment=prepared.assignment.title,
+    return dataclasses.replace(
+        view,
         entries=tuple(entries[name] for name in sorted(entries)),
-        test_names=tuple(case.name for case in prepared.hidden),
-        test_points=tuple(case.points for case in prepared.hidden),
-        misconceptions=tuple((m.id, m.title) for m in prepared.catalogue),
-        functions=tuple(
-            (p.function, round(sum(c.points for c in p.hidden), 6)) for p in prepared.parts
-        ),
         seconds=time.monotonic() - started,
-        jobs=workers,
-        out=out,
-        warnings=info.warnings,
     )
-    return summary
 
 
 Graded = Generator[tuple[BatchEntry, str, str], None, None]  #: entry, its digest, its document
 
 
-def _write_result(out: Path, entry: BatchEntry, document: str) -> BatchEntry:
-    """Write OUTDIR/<name>.json; an OS error (a full disk, a folder in the way) is that
-    submission's error, with the score it was given, never the end of the batch."""
-    path = out / f"{entry.name}.json"
+def _write_result(view: BatchSummary, entry: BatchEntry, document: str) -> BatchEntry:
+    """Write OUTDIR/<name>.json and the feedback pages; an OS error (a full disk, a folder
+    in the way) is that submission's error, with the score it was given, never the end of
+    the batch."""
+    from grader.feedback import feedback_files
+
+    problems = []
+    # The pages first: a result file on disk means its submission is done (a re-run after
+    # Ctrl-C skips it), so it is written last.
+    try:
+        for relative, text in feedback_files(view, [entry]).items():
+            write_text_atomically(view.out / relative, clean_text(text))
+    except OSError as exc:
+        problems.append(f"its feedback pages could not be written ({exc.strerror or exc})")
+    path = view.out / f"{entry.name}.json"
     try:
         write_text_atomically(path, document)
     except OSError as exc:
-        reason = (
+        problems.append(
             f"its result file {path.name} could not be written ({exc.strerror or exc}); "
-            "the score shown was computed but is not saved: fix the output folder and re-run"
+            "the score shown was computed but is not saved"
         )
-        return replace(entry, status="error", reason=f"{reason}. {entry.reason}".rstrip(". "))
-    return entry
+    if not problems:
+        return entry
+    reason = "; ".join(problems) + ": fix the output folder and re-run"
+    return replace(entry, status="error", reason=f"{reason}. {entry.reason}".rstrip(". "))
 
 
 def _grade_all(
@@ -959,8 +971,11 @@ def _add_roster_columns(summary: BatchSummary, rows: list[list[str]]) -> None:
         rows.append(row)
 
 
-def write_class_files(summary: BatchSummary) -> None:
-    """summary.csv, report.html and the gradebook exports, each written atomically."""
+def write_class_files(
+    summary: BatchSummary, feedback_for: Sequence[BatchEntry] | None = None
+) -> None:
+    """summary.csv, report.html, the gradebook exports, and the feedback pages of
+    ``feedback_for`` (default: every submission), each written atomically."""
     from grader.feedback import feedback_files
     from grader.html_report import render_report
 
@@ -968,7 +983,7 @@ def write_class_files(summary: BatchSummary) -> None:
     write_text_atomically(summary.out / REPORT_FILE, render_report(summary))
     write_text_atomically(summary.out / CANVAS_FILE, render_csv(canvas_rows(summary)))
     write_text_atomically(summary.out / GRADESCOPE_FILE, render_csv(gradescope_rows(summary)))
-    for relative, text in feedback_files(summary).items():
+    for relative, text in feedback_files(summary, feedback_for).items():
         write_text_atomically(summary.out / relative, clean_text(text))
 
 

@@ -16,6 +16,7 @@ spans and fenced blocks whose fences are longer than any backtick run inside.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -117,10 +118,17 @@ def render_feedback_markdown(entry: BatchEntry, summary: BatchSummary) -> str:
     return _environment().get_template("feedback.md").render(context(entry, summary))
 
 
-def feedback_files(summary: BatchSummary) -> dict[str, str]:
-    """``feedback/<name>.html`` and ``feedback/<name>.md`` for every submission."""
+def feedback_files(
+    summary: BatchSummary, entries: Iterable[BatchEntry] | None = None
+) -> dict[str, str]:
+    """``feedback/<name>.html`` and ``feedback/<name>.md`` for every submission (or for
+    ``entries``: a batch writes each submission's pages as its result comes in).
+
+    Only the class-level facts of ``summary`` are used (the assignment, the mistakes'
+    titles, who submitted what), never its other entries.
+    """
     files: dict[str, str] = {}
-    for entry in summary.entries:
+    for entry in summary.entries if entries is None else entries:
         files[f"{FEEDBACK_FOLDER}/{entry.name}.html"] = render_feedback_html(entry, summary)
         files[f"{FEEDBACK_FOLDER}/{entry.name}.md"] = render_feedback_markdown(entry, summary)
     return files
