@@ -49,7 +49,14 @@ from grader.batch_data import (
 )
 from grader.errors import SubmissionNotFoundError, UsageError
 from grader.gradebook import CANVAS_FILE, GRADESCOPE_FILE, canvas_rows, gradescope_rows
-from grader.lms import MOODLE_NAME, Identity, gradescope_metadata, identity_of, unpack
+from grader.lms import (
+    GRADESCOPE_METADATA,
+    MOODLE_NAME,
+    Identity,
+    gradescope_metadata,
+    identity_of,
+    unpack,
+)
 from grader.report import render_json
 from grader.results import GradingResult
 from grader.roster import Roster, match_roster, read_roster
@@ -218,6 +225,34 @@ def find_submissions(folder: Path, *, exclude: Path | None = None) -> list[Batch
             "put each submission there as a .ipynb/.py file or a sub-folder holding one",
         )
     return sorted(items, key=lambda i: i.name)
+
+
+LEFT_OUT_LISTED = 10  #: files not graded that a batch names one by one (then a count)
+
+
+def left_out_files(folder: Path, *, exclude: Path | None = None) -> list[str]:
+    """What a batch says it did not grade: files directly in ``folder`` that are not
+    submissions (a .pdf, a .zip or a .txt a student uploaded instead of the notebook), as
+    warnings. Hidden files and the Gradescope export's metadata are not mentioned."""
+    skip = exclude.resolve() if exclude is not None else None
+    names = [
+        path.name
+        for path in sorted(folder.iterdir())
+        if path.is_file()
+        and _visible(path)
+        and path.suffix.lower() not in SUFFIXES
+        and path.name != GRADESCOPE_METADATA
+        and (skip is None or path.resolve() != skip)
+    ]
+    notes = [
+        f"left out: {readable_name(name)} (not a .ipynb or .py file, so not graded)"
+        for name in names[:LEFT_OUT_LISTED]
+    ]
+    if len(names) > LEFT_OUT_LISTED:
+        notes.append(
+            f"left out: {len(names) - LEFT_OUT_LISTED} more files that are not .ipynb or .py"
+        )
+    return notes
 
 
 # --- skipping unchanged submissions -----------------------------------------------------------
@@ -618,6 +653,7 @@ def _run_batch(
     prepared = api.prepare_assignment(assignment, course_dir)
     info = api.resolve_sandbox(sandbox)
     roster, absent, notes = who
+    notes = (*notes, *left_out_files(folder, exclude=out))
     identities, roster_report = class_identities(items, folder, roster, absent)
     # The class-level facts a feedback page shows, known before any result: each
     # submission's pages are written as its result comes in, while the rest are graded.

@@ -97,8 +97,11 @@ def test_chromium_renders_charts_and_rows(tmp_path: Path) -> None:
     assert "1 submission scored 90–100" in dom
     assert "2 submissions scored 60–70" in dom
     assert "2 submissions scored 0–10" in dom
-    problems = re.findall(r'<tr class="problem-row"><td>(\w+)</td>', dom)
-    assert problems == ["dee", "eve"]
+    # Each name links to the student's feedback page, next to the report.
+    problems = re.findall(
+        r'<tr class="problem-row"><td><a href="feedback/(\w+).html">(\w+)</a>', dom
+    )
+    assert problems == [("dee", "dee"), ("eve", "eve")]
     assert "not valid notebook JSON" in dom
     assert len(re.findall(r'<tr class="submission-row">', dom)) == len(CLASS)
     assert "2 (40%)" in dom  # missing-chain-rule: 2 of 5 submissions

@@ -13,6 +13,7 @@ import io
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -268,6 +270,37 @@ def test_report_is_self_contained_with_charts_and_problem_rows(
     assert "<script" not in html
     assert html.count('class="problem-row"') == 4  # segfaults, truncated, two_notebooks, hangs
     assert html.count('class="submission-row"') == len(EXPECTED)
+
+
+def test_report_links_each_submission_to_its_feedback_page(
+    graded: tuple[BatchSummary, Path, Path],
+) -> None:
+    out = graded[1]
+    links = re.findall(r'<a href="(feedback/[^"]+)">([^<]+)</a>', (out / REPORT_FILE).read_text())
+    # every submission in the all-submissions table, and again in the problems table
+    assert {name for _, name in links} == set(EXPECTED)
+    assert len(links) == len(EXPECTED) + 4
+    for href, name in links:
+        page = out / unquote(href)
+        assert page.is_file(), href
+        assert name in page.read_text()
+
+
+def test_files_that_are_not_submissions_are_named_not_silently_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GRADER_COURSE_DIR", str(make_course(tmp_path)))
+    files = {"only.py": PY_HEADER + CORRECT, "bob.pdf": "%PDF-1.4", "HW3.ipynb.txt": "{}"}
+    folder = write_class(tmp_path / "class", {**files, ".DS_Store": "", "n/a.py": CORRECT})
+    out = tmp_path / "o"
+    code = main(["batch", str(folder), "--out", str(out), "--assignment", ASSIGNMENT])
+    err = capsys.readouterr().err
+    assert code == 0
+    for name in ("bob.pdf", "HW3.ipynb.txt"):
+        assert f"warning: left out: {name} (not a .ipynb or .py file, so not graded)" in err
+        assert f"left out: {name}" in (out / REPORT_FILE).read_text()
+    assert ".DS_Store" not in err
+    assert 'id="notes"' in (out / REPORT_FILE).read_text()
 
 
 def test_canvas_download_names_give_student_and_id() -> None:
