@@ -205,11 +205,8 @@ def find_submissions(folder: Path, *, exclude: Path | None = None) -> list[Batch
         raise UsageError(
             f"{folder} is not a folder", "use `grader grade` for one file, `batch` for a folder"
         )
-    skip = exclude.resolve() if exclude is not None else None
     items: list[BatchItem] = []
-    for path in sorted(folder.iterdir()):
-        if not _visible(path) or (skip is not None and path.resolve() == skip):
-            continue
+    for path in _top_level(folder, exclude):
         moodle = MOODLE_NAME.match(path.name)
         if path.is_dir() and moodle and moodle["plugin"] != "file":
             continue  # Moodle's online-text (HTML) folder beside the files: never gradable
@@ -227,6 +224,16 @@ def find_submissions(folder: Path, *, exclude: Path | None = None) -> list[Batch
     return sorted(items, key=lambda i: i.name)
 
 
+def _top_level(folder: Path, exclude: Path | None) -> list[Path]:
+    """What a batch looks at directly in ``folder``: visible entries, but not ``exclude``."""
+    skip = exclude.resolve() if exclude is not None else None
+    return [
+        path
+        for path in sorted(folder.iterdir())
+        if _visible(path) and (skip is None or path.resolve() != skip)
+    ]
+
+
 LEFT_OUT_LISTED = 10  #: files not graded that a batch names one by one (then a count)
 
 
@@ -234,15 +241,12 @@ def left_out_files(folder: Path, *, exclude: Path | None = None) -> list[str]:
     """What a batch says it did not grade: files directly in ``folder`` that are not
     submissions (a .pdf, a .zip or a .txt a student uploaded instead of the notebook), as
     warnings. Hidden files and the Gradescope export's metadata are not mentioned."""
-    skip = exclude.resolve() if exclude is not None else None
     names = [
         path.name
-        for path in sorted(folder.iterdir())
+        for path in _top_level(folder, exclude)
         if path.is_file()
-        and _visible(path)
         and path.suffix.lower() not in SUFFIXES
         and path.name != GRADESCOPE_METADATA
-        and (skip is None or path.resolve() != skip)
     ]
     notes = [
         f"left out: {readable_name(name)} (not a .ipynb or .py file, so not graded)"
